@@ -1,0 +1,291 @@
+"""Queries on payments and the shop-notification outbox."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapter.core.model import Payment, PaymentState, ShopDetails
+from adapter.store.tables import notifications, notify_attempts, payments
+
+
+class DuplicateTransID(Exception):
+    """Another payment of this merchant already uses the TransID."""
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: int
+    pay_id: str
+    final_state: PaymentState
+    url: str
+    status: str
+    attempts: int
+
+
+def _payment(row: RowMapping) -> Payment:
+    return Payment(
+        pay_id=row["pay_id"],
+        merchant_id=row["merchant_id"],
+        trans_id=row["trans_id"],
+        xid=row["xid"],
+        amount=int(row["amount"]),
+        currency=row["currency"],
+        state=PaymentState(row["state"]),
+        details=ShopDetails(**json.loads(row["details"])),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        result_code=row["result_code"],
+        alipay_payment_id=row["alipay_payment_id"],
+        checkout_url=row["checkout_url"],
+        cancel_requested=bool(row["cancel_requested"]),
+    )
+
+
+def _notification(row: RowMapping) -> Notification:
+    return Notification(
+        id=row["id"],
+        pay_id=row["pay_id"],
+        final_state=PaymentState(row["final_state"]),
+        url=row["url"],
+        status=row["status"],
+        attempts=row["attempts"],
+    )
+
+
+class PaymentStore:
+    """All payment persistence; each method is one transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def insert(self, payment: Payment) -> None:
+        values = {
+            "pay_id": payment.pay_id,
+            "merchant_id": payment.merchant_id,
+            "trans_id": payment.trans_id,
+            "xid": payment.xid,
+            "ref_nr": payment.details.ref_nr,
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "state": payment.state.value,
+            "details": json.dumps(dataclasses.asdict(payment.details), separators=(",", ":")),
+            "cancel_requested": False,
+            "created_at": payment.created_at,
+            "updated_at": payment.updated_at,
+        }
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(payments).values(**values))
+        except IntegrityError:
+            raise DuplicateTransID(payment.trans_id) from None
+
+    async def get(self, pay_id: str) -> Payment | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(payments).where(payments.c.pay_id == pay_id))
+            ).mappings().first()
+        return _payment(row) if row else None
+
+    async def by_trans_id(self, merchant_id: str, trans_id: str) -> Payment | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(payments).where(
+                        payments.c.merchant_id == merchant_id, payments.c.trans_id == trans_id
+                    )
+                )
+            ).mappings().first()
+        return _payment(row) if row else None
+
+    async def mark_open(
+        self,
+        pay_id: str,
+        state: PaymentState,
+        *,
+        now: datetime,
+        from_states: Collection[PaymentState],
+        **values: Any,
+    ) -> bool:
+        """Move a still-open payment to another open state (PENDING or UNKNOWN)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(payments)
+                .where(
+                    payments.c.pay_id == pay_id,
+                    payments.c.state.in_([s.value for s in from_states]),
+                )
+                .values(state=state.value, updated_at=now, **values)
+            )
+        return result.rowcount == 1
+
+    async def finalize(
+        self,
+        pay_id: str,
+        state: PaymentState,
+        *,
+        now: datetime,
+        from_states: Collection[PaymentState],
+        notify_url: str | None,
+        **values: Any,
+    ) -> bool:
+        """Apply a final state and queue its one shop notification, atomically.
+
+        Returns False when the payment had already left ``from_states`` (a concurrent
+        notify, return or inquiry got there first): nothing is written then.
+        """
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(payments)
+                .where(
+                    payments.c.pay_id == pay_id,
+                    payments.c.state.in_([s.value for s in from_states]),
+                )
+                .values(state=state.value, updated_at=now, **values)
+            )
+            if result.rowcount != 1:
+                return False
+            if notify_url:
+                await self._queue_notification(conn, pay_id, state, notify_url, now)
+        return True
+
+    @staticmethod
+    async def _queue_notification(
+        conn: AsyncConnection, pay_id: str, state: PaymentState, url: str, now: datetime
+    ) -> None:
+        await conn.execute(
+            insert(notifications).values(
+                pay_id=pay_id,
+                final_state=state.value,
+                url=url,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+
+    async def claim_due_notifications(
+        self, *, now: datetime, lease: timedelta, limit: int = 20
+    ) -> list[Notification]:
+        """Lease pending notifications that are due, so only one worker delivers each."""
+        claimed: list[Notification] = []
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(notifications)
+                    .where(
+                        notifications.c.status == "pending",
+                        notifications.c.next_attempt_at <= now,
+                        or_(
+                            notifications.c.lease_until.is_(None),
+                            notifications.c.lease_until < now,
+                        ),
+                    )
+                    .order_by(notifications.c.next_attempt_at)
+                    .limit(limit)
+                )
+            ).mappings().all()
+            for row in rows:
+                taken = await conn.execute(
+                    update(notifications)
+                    .where(
+                        notifications.c.id == row["id"],
+                        or_(
+                            notifications.c.lease_until.is_(None),
+                            notifications.c.lease_until < now,
+                        ),
+                    )
+                    .values(lease_until=now + lease)
+                )
+                if taken.rowcount == 1:
+                    claimed.append(_notification(row))
+        return claimed
+
+    async def record_attempt(
+        self,
+        notification_id: int,
+        *,
+        now: datetime,
+        http_status: int | None,
+        error: str | None,
+        duration_ms: int,
+        delivered: bool,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        """Store one delivery attempt; without a next attempt an undelivered one is failed."""
+        status = "delivered" if delivered else ("pending" if next_attempt_at else "failed")
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(notify_attempts).values(
+                    notification_id=notification_id,
+                    attempted_at=now,
+                    http_status=http_status,
+                    error=error,
+                    duration_ms=duration_ms,
+                )
+            )
+            await conn.execute(
+                update(notifications)
+                .where(notifications.c.id == notification_id)
+                .values(
+                    status=status,
+                    attempts=notifications.c.attempts + 1,
+                    lease_until=None,
+                    next_attempt_at=next_attempt_at or now,
+                )
+            )
+
+    async def notifications_for(self, pay_id: str) -> list[Notification]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(notifications)
+                    .where(notifications.c.pay_id == pay_id)
+                    .order_by(notifications.c.id)
+                )
+            ).mappings().all()
+        return [_notification(row) for row in rows]
+
+    async def attempts_for(self, notification_id: int) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(notify_attempts)
+                    .where(notify_attempts.c.notification_id == notification_id)
+                    .order_by(notify_attempts.c.id)
+                )
+            ).mappings().all()
+        return [dict(row) for row in rows]
+
+    async def open_payments_older_than(self, cutoff: datetime, limit: int = 50) -> list[Payment]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(payments)
+                    .where(
+                        and_(
+                            payments.c.state.in_(
+                                [PaymentState.PENDING.value, PaymentState.UNKNOWN.value]
+                            ),
+                            payments.c.updated_at < cutoff,
+                        )
+                    )
+                    .order_by(payments.c.updated_at)
+                    .limit(limit)
+                )
+            ).mappings().all()
+        return [_payment(row) for row in rows]
+
+    async def count(self) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(payments))).scalar_one())

@@ -1,0 +1,95 @@
+"""Table definitions (SQLAlchemy Core). The schema itself is created by the Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite hands back naive values otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("pay_id", String(32), primary_key=True),
+    Column("merchant_id", String(30), nullable=False),
+    Column("trans_id", String(64), nullable=False),
+    Column("xid", String(32), nullable=False),
+    Column("ref_nr", String(40)),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("result_code", String(64)),
+    Column("alipay_payment_id", String(64)),
+    Column("checkout_url", Text),
+    Column("details", Text, nullable=False),  # JSON: what the shop asked for (URLs, UserData…)
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("merchant_id", "trans_id", name="uq_payments_merchant_trans"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pay_id", String(32), ForeignKey("payments.pay_id"), nullable=False),
+    Column("final_state", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("pay_id", "final_state", name="uq_notifications_payment_state"),
+)
+Index("ix_notifications_due", notifications.c.status, notifications.c.next_attempt_at)
+
+notify_attempts = Table(
+    "notify_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "notification_id", Integer, ForeignKey("notifications.id"), nullable=False, index=True
+    ),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("http_status", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+)
