@@ -119,9 +119,7 @@ class _Reader:
             return {}
         return value
 
-    def text(
-        self, data: Mapping[str, Any], key: str, path: str, default: str | None = None
-    ) -> str:
+    def text(self, data: Mapping[str, Any], key: str, path: str, default: str | None = None) -> str:
         value = data.get(key, default)
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)
@@ -219,7 +217,9 @@ def _read_merchant(reader: _Reader, data: Any, index: int) -> Merchant | None:
         hosts = []
     for n, host in enumerate(hosts):
         if not isinstance(host, str) or not _HOST_PATTERN.match(host):
-            reader.problem(f"{path}allowed_hosts[{n}]", "must be a host name, '*.domain' or host:port")
+            reader.problem(
+                f"{path}allowed_hosts[{n}]", "must be a host name, '*.domain' or host:port"
+            )
     alipay = reader.section(data, "alipay", path)
     alipay_path = f"{path}alipay."
     alipay_merchant = AlipayMerchant(
@@ -268,7 +268,7 @@ def _read_merchant(reader: _Reader, data: Any, index: int) -> Merchant | None:
 def parse_settings(
     data: Any, *, base_dir: Path, environ: Mapping[str, str] | None = None
 ) -> Settings:
-    """Build :class:`Settings` from parsed YAML or raise :class:`ConfigError` listing every problem."""
+    """Build :class:`Settings` or raise :class:`ConfigError` listing every problem."""
     reader = _Reader(base_dir, os.environ if environ is None else environ)
     if not isinstance(data, Mapping):
         raise ConfigError(["(top): the file must hold a mapping"])

@@ -1,0 +1,282 @@
+"""alipayplus.aspx: validate the shop's request, store the payment, create the Alipay+ order."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass
+
+from itsdangerous import URLSafeSerializer
+
+from adapter.alipayplus.client import UpstreamUnknown
+from adapter.alipayplus.messages import PayMerchant, PayOrder, PayShipping, read_pay
+from adapter.alipayplus.models import Amount
+from adapter.config import Merchant
+from adapter.core.context import Context
+from adapter.core.model import OPEN_STATES, Payment, PaymentState, ShopDetails
+from adapter.core.outcomes import apply_payment_result
+from adapter.core.results import ShopDelivery
+from adapter.core.urls import check_shop_url
+from adapter.paygate.errors import Category, PaygateError
+from adapter.paygate.fields import Fields
+from adapter.paygate.request import (
+    RawRequest,
+    decode_request,
+    outer_merchant_id,
+    verify_request_mac,
+)
+from adapter.paygate.validation import PaymentRequest, validate_payment_request
+from adapter.store.payments import DuplicateTransID
+
+PAY_BUDGET_SECONDS = 12.0  # the browser waits for this; each attempt reuses the request id
+RETRYABLE_CODES = frozenset({"UNKNOWN_EXCEPTION", "REQUEST_TRAFFIC_EXCEED_LIMIT"})
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """Send the shopper's browser to the Alipay+ checkout."""
+
+    url: str
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    """No trustworthy URLFailure: show the Paygate code and a plain reason."""
+
+    code: str
+    reason: str
+
+
+CheckoutOutcome = Redirect | ShopDelivery | ErrorPage
+
+
+def return_token(ctx: Context, pay_id: str) -> str:
+    return str(URLSafeSerializer(ctx.settings.token_secret.reveal(), salt="return").dumps(pay_id))
+
+
+def pay_id_from_token(ctx: Context, token: str) -> str | None:
+    serializer = URLSafeSerializer(ctx.settings.token_secret.reveal(), salt="return")
+    ok, value = serializer.loads_unsafe(token)
+    return value if ok and isinstance(value, str) else None
+
+
+def _error_page(ctx: Context, error: PaygateError) -> ErrorPage:
+    return ErrorPage(ctx.mapping.error_code(error.category, error.parameter), error.reason)
+
+
+def _failure_delivery(
+    ctx: Context, merchant: Merchant, raw: RawRequest, error: PaygateError
+) -> CheckoutOutcome:
+    """An invalid request with a valid MAC: an encrypted FAILED result to URLFailure."""
+    url_failure = raw.fields.get("URLFailure") or ""
+    trans_id = raw.fields.get("TransID") or ""
+    try:
+        check_shop_url(merchant, url_failure, "URLFailure")
+    except PaygateError:
+        return _error_page(ctx, error)
+    if not trans_id:
+        return _error_page(ctx, error)
+    code = ctx.mapping.error_code(error.category, error.parameter)
+    fields = {
+        "mid": merchant.merchant_id,
+        "PayID": secrets.token_hex(16),  # never empty, even for a refused request (§15)
+        "XID": secrets.token_hex(16),
+        "TransID": trans_id,
+        "refnr": raw.fields.get("RefNr") or "",
+        "Status": "FAILED",
+        "Description": error.reason.replace("&", "and")
+        .replace("=", " ")
+        .replace("+", " ")
+        .replace("%", " percent"),
+        "Code": code,
+        "UserData": raw.fields.get("UserData") or "",
+    }
+    pairs = ctx.results.encrypted_pairs(
+        merchant, fields, custom=raw.fields.get("Custom"), plain=raw.fields.get("Plain")
+    )
+    return ShopDelivery(url_failure, pairs, merchant.return_method)
+
+
+def _details(request: PaymentRequest) -> ShopDetails:
+    return ShopDetails(
+        url_success=request.url_success,
+        url_failure=request.url_failure,
+        url_notify=request.url_notify,
+        url_back=request.url_back,
+        user_data=request.user_data,
+        custom=request.custom,
+        plain=request.plain,
+        ref_nr=request.ref_nr,
+        req_id=request.req_id,
+        language=request.language,
+        order_desc=request.order_desc_text,
+    )
+
+
+def _pay_order(
+    ctx: Context, merchant: Merchant, payment: Payment, request: PaymentRequest
+) -> PayOrder:
+    shipping = None
+    if request.shipping is not None:
+        s = request.shipping
+        shipping = PayShipping(
+            first_name=s.first_name,
+            last_name=s.last_name,
+            region=s.country_code,
+            state=s.state,
+            city=s.city,
+            address1=s.street,
+            address2=s.street2,
+            zip_code=s.zip,
+        )
+    return PayOrder(
+        payment_request_id=payment.payment_request_id,
+        reference_order_id=request.trans_id,
+        order_description=request.order_desc_text,
+        amount=Amount(request.currency, request.amount),
+        merchant=PayMerchant(
+            reference_merchant_id=merchant.alipay.reference_merchant_id,
+            mcc=merchant.alipay.mcc,
+            name=merchant.alipay.name,
+            display_name=merchant.alipay.display_name,
+            region=merchant.alipay.region,
+        ),
+        terminal_type=ctx.mapping.terminal_type(request.device),
+        os_type=request.os_type,
+        buyer_reference_id=request.customer_id,
+        user_region=request.country_code,
+        settlement_currency=request.fx_currency or merchant.settlement_currency,
+        shipping=shipping,
+        redirect_url=ctx.return_url(return_token(ctx, payment.pay_id)),
+        notify_url=ctx.notify_url,
+    )
+
+
+async def _create_order(
+    ctx: Context, merchant: Merchant, payment: Payment, request: PaymentRequest
+) -> CheckoutOutcome:
+    """Call pay until it answers definitely or the budget is spent, reusing the request id."""
+    order = _pay_order(ctx, merchant, payment, request)
+    deadline = time.monotonic() + PAY_BUDGET_SECONDS
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            reply = await ctx.alipay.pay(order, timeout=min(8.0, max(remaining, 0.5)))
+        except UpstreamUnknown:
+            reply = None
+        if reply is not None and reply.result.code not in RETRYABLE_CODES:
+            break
+        if time.monotonic() + 0.5 >= deadline:
+            await ctx.store.mark_open(
+                payment.pay_id, PaymentState.UNKNOWN, now=ctx.clock(), from_states=OPEN_STATES
+            )
+            pending = ctx.mapping.adapter("upstream_unknown")
+            stored = await ctx.store.get(payment.pay_id) or payment
+            return ctx.results.browser_delivery(merchant, stored, pending)
+        await asyncio.sleep(0.5)
+    outcome = read_pay(reply)
+    result = reply.result
+    checkout_url = outcome.normal_url
+    if result.status == "F":
+        failed = await apply_payment_result(ctx, payment, result)
+        return ctx.results.browser_delivery(merchant, failed, ctx.results.outcome(failed))
+    if result.status == "S" and result.code == "SUCCESS" and not checkout_url:
+        paid = await apply_payment_result(
+            ctx, payment, result, alipay_payment_id=outcome.payment_id
+        )
+        return ctx.results.browser_delivery(merchant, paid, ctx.results.outcome(paid))
+    if not checkout_url:
+        # Order created but no page to send the shopper to: wait for notify/inquiry.
+        await ctx.store.mark_open(
+            payment.pay_id, PaymentState.UNKNOWN, now=ctx.clock(), from_states=OPEN_STATES
+        )
+        stored = await ctx.store.get(payment.pay_id) or payment
+        return ctx.results.browser_delivery(
+            merchant, stored, ctx.mapping.adapter("upstream_unknown")
+        )
+    await ctx.store.mark_open(
+        payment.pay_id,
+        PaymentState.PENDING,
+        now=ctx.clock(),
+        from_states=OPEN_STATES,
+        checkout_url=checkout_url,
+        alipay_payment_id=outcome.payment_id,
+    )
+    return Redirect(checkout_url)
+
+
+async def _resume(
+    ctx: Context, merchant: Merchant, existing: Payment, request: PaymentRequest
+) -> CheckoutOutcome:
+    """The same TransID again: resume an open payment, repeat a final result, refuse changes."""
+    if existing.amount != request.amount or existing.currency != request.currency:
+        # Never send FAILED for this TransID: the first payment may have succeeded.
+        return _error_page(
+            ctx,
+            PaygateError(
+                Category.DUPLICATE,
+                "TransID",
+                "TransID was already used with another Amount or Currency",
+            ),
+        )
+    if existing.state.is_final:
+        return ctx.results.browser_delivery(merchant, existing, ctx.results.outcome(existing))
+    if existing.state is PaymentState.PENDING and existing.checkout_url:
+        return Redirect(existing.checkout_url)
+    return await _create_order(ctx, merchant, existing, request)
+
+
+async def start_checkout(ctx: Context, outer: Fields) -> CheckoutOutcome:
+    try:
+        merchant_id = outer_merchant_id(outer)
+    except PaygateError as error:
+        return _error_page(ctx, error)
+    merchant = ctx.settings.merchant(merchant_id)
+    if merchant is None:
+        return _error_page(
+            ctx, PaygateError(Category.NOT_ALLOWED, "MerchantID", "MerchantID is not known")
+        )
+    try:
+        raw = decode_request(outer, ctx.results.cipher(merchant))
+        verify_request_mac(raw, [key.reveal_bytes() for key in merchant.hmac_keys])
+    except PaygateError as error:
+        return _error_page(ctx, error)
+    try:
+        request = validate_payment_request(raw, min_amount=merchant.min_amount)
+        for url, name in (
+            (request.url_failure, "URLFailure"),
+            (request.url_success, "URLSuccess"),
+            (request.url_notify, "URLNotify"),
+            (request.url_back, "URLBack"),
+        ):
+            if url is not None:
+                check_shop_url(merchant, url, name)
+    except PaygateError as error:
+        return _failure_delivery(ctx, merchant, raw, error)
+
+    existing = await ctx.store.by_trans_id(merchant.merchant_id, request.trans_id)
+    if existing is not None:
+        return await _resume(ctx, merchant, existing, request)
+    now = ctx.clock()
+    payment = Payment(
+        pay_id=secrets.token_hex(16),
+        merchant_id=merchant.merchant_id,
+        trans_id=request.trans_id,
+        xid=secrets.token_hex(16),
+        amount=request.amount,
+        currency=request.currency,
+        state=PaymentState.NEW,
+        details=_details(request),
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        await ctx.store.insert(payment)
+    except DuplicateTransID:
+        # A concurrent request with the same TransID won the insert: treat as a repeat.
+        existing = await ctx.store.by_trans_id(merchant.merchant_id, request.trans_id)
+        if existing is None:
+            raise
+        return await _resume(ctx, merchant, existing, request)
+    return await _create_order(ctx, merchant, payment, request)

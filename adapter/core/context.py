@@ -1,0 +1,31 @@
+"""What every use case works with, bundled once per process."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from adapter.alipayplus.client import AlipayPlusClient
+from adapter.config import Settings
+from adapter.core.clock import Clock, utc_now
+from adapter.core.results import ResultBuilder
+from adapter.mapping import Mapping_
+from adapter.store.payments import PaymentStore
+
+
+@dataclass
+class Context:
+    settings: Settings
+    mapping: Mapping_
+    store: PaymentStore
+    alipay: AlipayPlusClient
+    results: ResultBuilder
+    clock: Clock = utc_now
+    outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def return_url(self, token: str) -> str:
+        return f"{self.settings.public_url}/alipayplus/return/{token}"
+
+    @property
+    def notify_url(self) -> str:
+        return f"{self.settings.public_url}/alipayplus/notify"

@@ -1,0 +1,65 @@
+"""notifyPayment from Alipay+: verified, checked against our payment, applied once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from adapter.alipayplus.messages import parse_notification
+from adapter.alipayplus.models import ACK_BODY, MessageError
+from adapter.alipayplus.notify import verify_notification
+from adapter.alipayplus.signing import signed_headers
+from adapter.core.context import Context
+from adapter.core.outcomes import apply_payment_result
+
+
+@dataclass(frozen=True)
+class NotifyAnswer:
+    body: bytes
+    headers: dict[str, str]
+
+
+def _error_body(code: str, message: str) -> bytes:
+    result = {"resultCode": code, "resultStatus": "F", "resultMessage": message}
+    return json.dumps({"result": result}, separators=(",", ":")).encode()
+
+
+def _answer(ctx: Context, uri: str, body: bytes) -> NotifyAnswer:
+    alipay = ctx.settings.alipay
+    headers = signed_headers(
+        uri=uri,
+        client_id=alipay.client_id,
+        body=body,
+        private_key=alipay.private_key,
+        key_version=alipay.key_version,
+        now=ctx.clock(),
+        time_header="Response-Time",
+    )
+    return NotifyAnswer(body, headers)
+
+
+async def handle_notification(
+    ctx: Context, *, uri: str, headers: Mapping[str, str], body: bytes
+) -> NotifyAnswer:
+    """Only a verified notify for a known payment with the same amount changes anything."""
+    if not verify_notification(
+        uri=uri, headers=headers, body=body, alipay_public_key=ctx.settings.alipay.alipay_public_key
+    ):
+        return _answer(ctx, uri, _error_body("INVALID_SIGNATURE", "signature not verified"))
+    try:
+        notification = parse_notification(body)
+    except MessageError:
+        return _answer(ctx, uri, _error_body("PARAM_ILLEGAL", "notification not understood"))
+    payment = await ctx.store.get(notification.payment_request_id)
+    if payment is None:
+        return _answer(ctx, uri, _error_body("ORDER_NOT_EXIST", "paymentRequestId unknown"))
+    amount = notification.payment_amount
+    if amount is not None and (
+        amount.value != payment.amount or amount.currency != payment.currency
+    ):
+        return _answer(ctx, uri, _error_body("PARAM_ILLEGAL", "paymentAmount differs"))
+    await apply_payment_result(
+        ctx, payment, notification.payment_result, alipay_payment_id=notification.payment_id
+    )
+    return _answer(ctx, uri, ACK_BODY)

@@ -1,0 +1,109 @@
+"""Delivering final results to the shop's URLNotify from the transactional outbox.
+
+Rows are written in the same transaction as the final state; the worker leases due rows, so
+several adapter processes can share one database, and builds each payload from committed state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import timedelta
+
+import httpx
+
+from adapter.core.context import Context
+from adapter.core.urls import check_shop_url
+from adapter.paygate.errors import PaygateError
+from adapter.store.payments import Notification
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAYS = (
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+    timedelta(hours=1),
+    timedelta(hours=6),
+)
+LEASE = timedelta(seconds=60)
+POLL_SECONDS = 1.0
+NOTIFY_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+class OutboxWorker:
+    def __init__(self, ctx: Context, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.ctx = ctx
+        self.client = httpx.AsyncClient(
+            transport=transport,
+            timeout=NOTIFY_TIMEOUT,
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=8),
+        )
+
+    async def deliver(self, notification: Notification) -> None:
+        ctx = self.ctx
+        payment = await ctx.store.get(notification.pay_id)
+        merchant = ctx.settings.merchant(payment.merchant_id) if payment else None
+        started = time.monotonic()
+        status: int | None = None
+        error: str | None = None
+        if payment is None or merchant is None:
+            error = "payment or merchant no longer configured"
+        else:
+            try:
+                check_shop_url(merchant, notification.url, "URLNotify")
+                response = await self.client.post(
+                    notification.url,
+                    data=dict(ctx.results.notify_pairs(merchant, payment)),
+                    headers={"content-type": "application/x-www-form-urlencoded"},
+                )
+                status = response.status_code
+            except PaygateError as exc:
+                error = exc.reason
+            except httpx.HTTPError as exc:
+                error = type(exc).__name__
+        delivered = status is not None and 200 <= status < 300
+        if not delivered and error is None:
+            error = f"HTTP {status}"
+        retry = notification.attempts < len(RETRY_DELAYS) and payment is not None
+        now = ctx.clock()
+        await ctx.store.record_attempt(
+            notification.id,
+            now=now,
+            http_status=status,
+            error=error,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            delivered=delivered,
+            next_attempt_at=None
+            if delivered or not retry
+            else now + RETRY_DELAYS[notification.attempts],
+        )
+        log.info(
+            "shop notify pay_id=%s state=%s delivered=%s status=%s",
+            notification.pay_id,
+            notification.final_state,
+            delivered,
+            status,
+        )
+
+    async def run_once(self) -> int:
+        due = await self.ctx.store.claim_due_notifications(now=self.ctx.clock(), lease=LEASE)
+        await asyncio.gather(*(self.deliver(n) for n in due))
+        return len(due)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("outbox pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ctx.outbox_wakeup.wait(), POLL_SECONDS)
+            self.ctx.outbox_wakeup.clear()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,62 @@
+"""Applying Alipay+ payment results to our payments: one final state, one shop notify."""
+
+from __future__ import annotations
+
+from adapter.alipayplus.client import UpstreamUnknown
+from adapter.alipayplus.messages import read_inquiry
+from adapter.alipayplus.models import Result
+from adapter.core.context import Context
+from adapter.core.model import OPEN_STATES, Payment, PaymentState
+
+
+async def apply_payment_result(
+    ctx: Context, payment: Payment, result: Result, *, alipay_payment_id: str | None = None
+) -> Payment:
+    """Record a final S/F result idempotently; returns the payment as now stored.
+
+    A U result changes nothing. Once a cancel was requested, a success never wins.
+    """
+    if result.status == "U" or payment.state.is_final:
+        return payment
+    if result.status == "S" and not payment.cancel_requested:
+        state = PaymentState.SUCCESS
+    elif payment.cancel_requested:
+        state = PaymentState.CANCELLED
+    else:
+        state = PaymentState.FAILED
+    values: dict[str, str] = {"result_code": result.code}
+    if alipay_payment_id:
+        values["alipay_payment_id"] = alipay_payment_id
+    applied = await ctx.store.finalize(
+        payment.pay_id,
+        state,
+        now=ctx.clock(),
+        from_states=OPEN_STATES,
+        notify_url=payment.details.url_notify,
+        **values,
+    )
+    if applied:
+        ctx.outbox_wakeup.set()
+    current = await ctx.store.get(payment.pay_id)
+    return current or payment
+
+
+async def refresh_from_inquiry(ctx: Context, payment: Payment) -> Payment:
+    """Ask Alipay+ for the payment's state and apply a final answer; unknown leaves it open."""
+    try:
+        reply = await ctx.alipay.inquiry_payment(payment.payment_request_id)
+    except UpstreamUnknown:
+        return payment
+    if reply.result.status != "S":
+        return payment
+    status = read_inquiry(reply)
+    if status.payment_result is None:
+        return payment
+    if status.payment_amount is not None and (
+        status.payment_amount.value != payment.amount
+        or status.payment_amount.currency != payment.currency
+    ):
+        return payment
+    return await apply_payment_result(
+        ctx, payment, status.payment_result, alipay_payment_id=status.payment_id
+    )

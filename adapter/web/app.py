@@ -1,0 +1,191 @@
+"""The adapter's Starlette app: thin handlers that parse, call the core and render."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import httpx
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from adapter.alipayplus.client import AlipayPlusClient, ClientSettings
+from adapter.config import Settings
+from adapter.core.checkout import ErrorPage, Redirect, start_checkout
+from adapter.core.clock import Clock, utc_now
+from adapter.core.context import Context
+from adapter.core.notify import handle_notification
+from adapter.core.outbox import OutboxWorker
+from adapter.core.results import ResultBuilder, ShopDelivery
+from adapter.core.returns import handle_return
+from adapter.mapping import PROJECT_ROOT, Mapping_
+from adapter.paygate.errors import PaygateError
+from adapter.store.db import create_engine, migrate
+from adapter.store.payments import PaymentStore
+from adapter.web.params import read_body, read_params
+
+log = logging.getLogger(__name__)
+TEMPLATES = Jinja2Templates(directory=str(PROJECT_ROOT / "templates"))
+MAX_NOTIFY_BYTES = 65536
+
+
+def _security_headers(response: Response, nonce: str | None = None) -> Response:
+    script = f"'nonce-{nonce}'" if nonce else "'none'"
+    response.headers["content-security-policy"] = (
+        f"default-src 'none'; style-src 'unsafe-inline'; script-src {script}; form-action *"
+    )
+    response.headers["referrer-policy"] = "no-referrer"
+    response.headers["x-content-type-options"] = "nosniff"
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def error_page(request: Request, page: ErrorPage, status_code: int = 400) -> Response:
+    response = TEMPLATES.TemplateResponse(
+        request, "error.html", {"code": page.code, "reason": page.reason}, status_code=status_code
+    )
+    return _security_headers(response)
+
+
+def deliver(request: Request, delivery: ShopDelivery) -> Response:
+    """Send the browser to the shop: an auto-submitting POST form, or a 303 GET."""
+    if delivery.method == "get":
+        parts = urlsplit(delivery.url)
+        query = "&".join(q for q in (parts.query, urlencode(delivery.pairs)) if q)
+        return RedirectResponse(urlunsplit(parts._replace(query=query)), status_code=303)
+    nonce = secrets.token_urlsafe(16)
+    response = TEMPLATES.TemplateResponse(
+        request,
+        "result_form.html",
+        {"url": delivery.url, "pairs": delivery.pairs, "nonce": nonce},
+    )
+    return _security_headers(response, nonce)
+
+
+def _context(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+async def checkout(request: Request) -> Response:
+    ctx = _context(request)
+    try:
+        outer = await read_params(request, ctx.settings.max_body_bytes)
+    except PaygateError as error:
+        code = ctx.mapping.error_code(error.category, error.parameter)
+        return error_page(request, ErrorPage(code, error.reason), status_code=413)
+    outcome = await start_checkout(ctx, outer)
+    if isinstance(outcome, Redirect):
+        return RedirectResponse(outcome.url, status_code=303)
+    if isinstance(outcome, ErrorPage):
+        return error_page(request, outcome)
+    return deliver(request, outcome)
+
+
+async def shopper_return(request: Request) -> Response:
+    outcome = await handle_return(_context(request), request.path_params["token"])
+    if isinstance(outcome, ErrorPage):
+        return error_page(request, outcome, status_code=404)
+    return deliver(request, outcome)
+
+
+async def alipay_notify(request: Request) -> Response:
+    ctx = _context(request)
+    try:
+        body = await read_body(request, MAX_NOTIFY_BYTES)
+    except PaygateError:
+        return JSONResponse(
+            {
+                "result": {
+                    "resultCode": "PARAM_ILLEGAL",
+                    "resultStatus": "F",
+                    "resultMessage": "too large",
+                }
+            },
+            status_code=413,
+        )
+    answer = await handle_notification(
+        ctx, uri=request.url.path, headers=dict(request.headers), body=body
+    )
+    return Response(answer.body, headers=answer.headers, media_type="application/json")
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+class CaseInsensitiveAspx:
+    """IIS, which the shops' URLs were written for, matches paths case-insensitively."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].lower().endswith(".aspx"):
+            scope = dict(scope, path=scope["path"].lower())
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    settings: Settings,
+    mapping: Mapping_,
+    *,
+    alipay_transport: httpx.AsyncBaseTransport | None = None,
+    notify_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock = utc_now,
+    run_migrations: bool = True,
+) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if run_migrations:
+            await migrate(settings.database_url)
+        engine = create_engine(settings.database_url)
+        client = AlipayPlusClient(
+            ClientSettings(
+                gateway_url=settings.alipay.gateway_url,
+                client_id=settings.alipay.client_id,
+                private_key=settings.alipay.private_key,
+                alipay_public_key=settings.alipay.alipay_public_key,
+                key_version=settings.alipay.key_version,
+            ),
+            transport=alipay_transport,
+            clock=clock,
+        )
+        ctx = Context(
+            settings=settings,
+            mapping=mapping,
+            store=PaymentStore(engine),
+            alipay=client,
+            results=ResultBuilder(mapping),
+            clock=clock,
+        )
+        worker = OutboxWorker(ctx, transport=notify_transport)
+        app.state.ctx = ctx
+        app.state.outbox = worker
+        task = asyncio.create_task(worker.run(), name="outbox")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await worker.aclose()
+            await client.aclose()
+            await engine.dispose()
+
+    routes = [
+        Route("/alipayplus.aspx", checkout, methods=["GET", "POST"]),
+        Route("/alipayplus/return/{token}", shopper_return, methods=["GET", "POST"]),
+        Route("/alipayplus/notify", alipay_notify, methods=["POST"]),
+        Route("/healthz", health),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(CaseInsensitiveAspx)])

@@ -1,0 +1,49 @@
+"""Reading a Paygate request's outer parameters from the query string or a form body."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+from adapter.paygate.errors import Category, PaygateError
+from adapter.paygate.fields import Fields
+
+
+class BodyTooLarge(PaygateError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(Category.TOO_LONG, "Request", f"the request is larger than {limit} bytes")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing more than ``limit`` bytes without reading the rest."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse(text: str) -> list[tuple[str, str]]:
+    # Outer parameters are hex, digits and ids; a stray non-UTF-8 byte must not raise.
+    return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace")
+
+
+async def read_params(request: Request, limit: int) -> Fields:
+    """Query parameters and form fields together; the body wins over the query."""
+    pairs = _parse(request.url.query)
+    if request.method == "POST":
+        body = await read_body(request, limit)
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data"):
+            raise PaygateError(
+                Category.FORMAT, "Request", "send the form as application/x-www-form-urlencoded"
+            )
+        pairs += _parse(body.decode("latin-1"))
+    return Fields(pairs)
