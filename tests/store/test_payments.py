@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from adapter.core.model import OPEN_STATES, Payment, PaymentState, ShopDetails
+from adapter.store.payments import DuplicateTransID, PaymentStore
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+
+def _payment(pay_id: str = "a" * 32, trans_id: str = "T-1") -> Payment:
+    return Payment(
+        pay_id=pay_id,
+        merchant_id="Shop",
+        trans_id=trans_id,
+        xid="b" * 32,
+        amount=1250,
+        currency="EUR",
+        state=PaymentState.NEW,
+        details=ShopDetails(
+            url_success="https://s/ok", url_failure="https://s/no", url_notify="https://s/n"
+        ),
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+async def test_payment_round_trips_with_aware_utc_times(store: PaymentStore) -> None:
+    await store.insert(_payment())
+    stored = await store.get("a" * 32)
+    assert stored == _payment()
+    assert stored is not None and stored.created_at.tzinfo is not None
+
+
+async def test_same_trans_id_twice_for_a_merchant_is_refused(store: PaymentStore) -> None:
+    await store.insert(_payment())
+    with pytest.raises(DuplicateTransID):
+        await store.insert(_payment(pay_id="c" * 32))
+    assert await store.count() == 1
+
+
+async def test_concurrent_finalize_applies_one_state_and_one_notification(
+    store: PaymentStore,
+) -> None:
+    await store.insert(_payment())
+    outcomes = await asyncio.gather(
+        *(
+            store.finalize(
+                "a" * 32,
+                state,
+                now=NOW,
+                from_states=OPEN_STATES,
+                notify_url="https://s/n",
+                result_code=code,
+            )
+            for state, code in [(PaymentState.SUCCESS, "SUCCESS"), (PaymentState.FAILED, "X")] * 5
+        )
+    )
+    assert outcomes.count(True) == 1
+    notifications = await store.notifications_for("a" * 32)
+    assert len(notifications) == 1
+    stored = await store.get("a" * 32)
+    assert stored is not None and stored.state is notifications[0].final_state
+
+
+async def test_a_claimed_notification_is_leased_to_one_worker(store: PaymentStore) -> None:
+    await store.insert(_payment())
+    await store.finalize(
+        "a" * 32, PaymentState.SUCCESS, now=NOW, from_states=OPEN_STATES, notify_url="https://s/n"
+    )
+    first = await store.claim_due_notifications(now=NOW, lease=timedelta(seconds=60))
+    second = await store.claim_due_notifications(now=NOW, lease=timedelta(seconds=60))
+    assert [n.pay_id for n in first] == ["a" * 32]
+    assert second == []
+    later = await store.claim_due_notifications(
+        now=NOW + timedelta(seconds=61), lease=timedelta(seconds=60)
+    )
+    assert len(later) == 1
+
+
+async def test_failed_attempt_is_recorded_and_rescheduled(store: PaymentStore) -> None:
+    await store.insert(_payment())
+    await store.finalize(
+        "a" * 32, PaymentState.FAILED, now=NOW, from_states=OPEN_STATES, notify_url="https://s/n"
+    )
+    (claimed,) = await store.claim_due_notifications(now=NOW, lease=timedelta(seconds=60))
+    await store.record_attempt(
+        claimed.id,
+        now=NOW,
+        http_status=503,
+        error="HTTP 503",
+        duration_ms=3,
+        delivered=False,
+        next_attempt_at=NOW + timedelta(seconds=30),
+    )
+    (notification,) = await store.notifications_for("a" * 32)
+    assert (notification.status, notification.attempts) == ("pending", 1)
+    assert await store.claim_due_notifications(now=NOW, lease=timedelta(seconds=60)) == []
+    attempts = await store.attempts_for(claimed.id)
+    assert [a["http_status"] for a in attempts] == [503]
