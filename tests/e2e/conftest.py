@@ -1,0 +1,134 @@
+"""Adapter, Alipay+ sandbox and a test shop as real uvicorn servers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from adapter.sandbox.app import create_sandbox_app
+from itsdangerous import URLSafeSerializer
+from sqlalchemy import select
+
+from adapter.alipayplus.signing import generate_private_key, private_key_pem, public_key_pem
+from adapter.config import Settings, parse_settings
+from adapter.mapping import load_mapping
+from adapter.sandbox.config import SandboxClient, SandboxConfig
+from adapter.store.db import create_engine
+from adapter.store.tables import payments
+from adapter.web.app import create_app
+from tests.support.servers import free_port, serve
+from tests.support.shop import Received, ShopKeys, create_test_shop
+
+CLIENT_ID = "SANDBOX_TEST_CLIENT"
+
+
+@dataclass
+class Stack:
+    adapter_url: str
+    sandbox_url: str
+    shop_url: str
+    shop: ShopKeys
+    received: Received
+    settings: Settings
+
+    def payment_fields(self, trans_id: str, amount: str = "1250", **extra: str) -> dict[str, str]:
+        fields = {
+            "MerchantID": self.shop.merchant_id,
+            "TransID": trans_id,
+            "RefNr": f"R-{trans_id}",
+            "Amount": amount,
+            "Currency": "EUR",
+            "OrderDesc": "Two books",
+            "URLSuccess": f"{self.shop_url}/success",
+            "URLFailure": f"{self.shop_url}/failure",
+            "URLNotify": f"{self.shop_url}/notify",
+            "UserData": "basket-7",
+            "Custom": "session=abc|lang=de",
+            "Response": "encrypt",
+        }
+        fields.update(extra)
+        return fields
+
+    def stored_pay_ids(self) -> list[str]:
+        """Read straight from the adapter's database (a second connection to the file)."""
+
+        async def read() -> list[str]:
+            engine = create_engine(self.settings.database_url)
+            async with engine.connect() as conn:
+                rows = (await conn.execute(select(payments.c.pay_id))).scalars().all()
+            await engine.dispose()
+            return list(rows)
+
+        return asyncio.run(read())
+
+    def return_tokens(self) -> list[str]:
+        serializer = URLSafeSerializer(self.settings.token_secret.reveal(), salt="return")
+        return [str(serializer.dumps(pay_id)) for pay_id in self.stored_pay_ids()]
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    acqp, alipay = generate_private_key(), generate_private_key()
+    (tmp_path / "acqp.pem").write_text(private_key_pem(acqp))
+    (tmp_path / "alipay.pub.pem").write_text(public_key_pem(alipay.public_key()))
+    shop = ShopKeys("TestShop", secrets.token_hex(16), secrets.token_hex(8))
+    adapter_port, sandbox_port, shop_port = free_port(), free_port(), free_port()
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    settings = parse_settings(
+        {
+            "adapter": {
+                "public_url": f"http://127.0.0.1:{adapter_port}",
+                "database_url": "sqlite+aiosqlite:///adapter.sqlite3",
+                "token_secret": secrets.token_hex(16),
+                "return_wait_seconds": 1,
+            },
+            "alipayplus": {
+                "gateway_url": sandbox_url,
+                "client_id": CLIENT_ID,
+                "private_key": {"file": "acqp.pem"},
+                "alipay_public_key": {"file": "alipay.pub.pem"},
+            },
+            "merchants": [
+                {
+                    "merchant_id": shop.merchant_id,
+                    "hmac_keys": [shop.hmac_key],
+                    "blowfish_key": shop.blowfish_key,
+                    "allowed_hosts": [f"127.0.0.1:{shop_port}"],
+                    "allow_http": True,
+                    "allow_private_targets": True,
+                    "alipay": {
+                        "reference_merchant_id": "M-1",
+                        "mcc": "5732",
+                        "name": "Test Shop",
+                        "region": "DE",
+                    },
+                }
+            ],
+        },
+        base_dir=tmp_path,
+    )
+    sandbox_app = create_sandbox_app(
+        SandboxConfig(
+            clients={
+                CLIENT_ID: SandboxClient(
+                    client_id=CLIENT_ID,
+                    acqp_public_keys={"1": acqp.public_key()},
+                    acquirer_id="ACQ-1",
+                )
+            },
+            private_key=alipay,
+            public_url=sandbox_url,
+            time_scale=0.001,
+        )
+    )
+    received = Received()
+    with (
+        serve(sandbox_app, sandbox_port),
+        serve(create_test_shop(received), shop_port) as shop_url,
+        serve(create_app(settings, load_mapping()), adapter_port) as adapter_url,
+    ):
+        yield Stack(adapter_url, sandbox_url, shop_url, shop, received, settings)
