@@ -1,13 +1,16 @@
 """The Alipay+ HTTP client: signs exactly the bytes it sends, verifies the raw answer.
 
-It never retries: the caller decides, reusing the same request ids (idempotent upstream).
+It never retries: the caller decides, re-sending with the same request ids (Alipay+ is
+idempotent on them). Nothing here logs keys, signatures or bodies.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -24,7 +27,12 @@ from adapter.alipayplus.messages import (
 )
 from adapter.alipayplus.models import Amount, Api, MessageError, Reply, Result, decode_object
 from adapter.alipayplus.signing import signed_headers, verify_message
-from adapter.core.clock import utc_now
+
+log = logging.getLogger(__name__)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class UpstreamUnknown(Exception):
@@ -37,7 +45,7 @@ class UpstreamUnknown(Exception):
 
 @dataclass(frozen=True)
 class ClientSettings:
-    gateway_url: str
+    gateway_url: str  # scheme + host; the signed URI is always the bare API path
     client_id: str
     private_key: RSAPrivateKey = field(repr=False)
     alipay_public_key: RSAPublicKey = field(repr=False)
@@ -46,19 +54,23 @@ class ClientSettings:
 
 
 class AlipayPlusClient:
+    """One shared connection pool per process: the httpx client costs more than the RSA sign."""
+
     def __init__(
         self,
         settings: ClientSettings,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.settings = settings
         self._clock = clock
         self._http = httpx.AsyncClient(
-            base_url=settings.gateway_url,
+            base_url=settings.gateway_url.rstrip("/"),
             transport=transport,
+            # A redirect is not an Alipay+ answer; following it would re-POST unsigned content.
             follow_redirects=False,
+            # Proxies/CA bundles from the environment must not silently reroute payments.
             trust_env=False,
             limits=httpx.Limits(
                 max_connections=settings.max_connections,
@@ -83,6 +95,8 @@ class AlipayPlusClient:
     async def call(
         self, api: Api, body: Mapping[str, Any], *, timeout: float | None = None
     ) -> Reply:
+        """POST one signed request; raise :class:`UpstreamUnknown` unless the answer is sure."""
+        seconds = api.timeout if timeout is None else timeout
         settings = self.settings
         raw_request = encode_body(body)
         headers = signed_headers(
@@ -95,11 +109,22 @@ class AlipayPlusClient:
             time_header="Request-Time",
         )
         try:
-            response = await self._http.post(
-                api.path, content=raw_request, headers=headers, timeout=timeout or api.timeout
-            )
+            # httpx applies the timeout per phase (connect, write, read, pool); the outer
+            # deadline keeps the whole exchange inside the caller's budget.
+            async with asyncio.timeout(seconds):
+                response = await self._http.post(
+                    api.path, content=raw_request, headers=headers, timeout=seconds
+                )
+        except TimeoutError:
+            raise UpstreamUnknown(f"{api.value}: no answer within {seconds:g} s") from None
         except httpx.HTTPError as exc:
             raise UpstreamUnknown(f"{api.value}: {type(exc).__name__}") from None
+        reply = self._read(api, response)
+        log.debug("alipayplus %s: %s %s", api.value, reply.result.status, reply.result.code)
+        return reply
+
+    def _read(self, api: Api, response: httpx.Response) -> Reply:
+        # Alipay+ reports business errors as HTTP 200 + result; anything else says nothing.
         if response.status_code != 200:
             raise UpstreamUnknown(f"{api.value}: HTTP {response.status_code}")
         raw = response.content
@@ -108,31 +133,49 @@ class AlipayPlusClient:
             result = Result.from_json(obj.get("result"))
         except MessageError as exc:
             raise UpstreamUnknown(f"{api.value}: {exc}") from None
-        has_signature = any(
-            name in response.headers for name in ("signature", "response-time", "client-id")
-        )
-        # Unsigned answers are trusted only as F or U (alipayplus.md §2.5).
-        if (has_signature or result.status == "S") and not verify_message(
+        headers = response.headers  # case-insensitive lookups
+        signed = "signature" in headers or "response-time" in headers
+        if not signed:
+            # The gateway answers some errors (e.g. a bad request signature) unsigned; those can
+            # only be F or U. An unsigned S could be forged into "paid", so it proves nothing.
+            if result.status == "S":
+                raise UpstreamUnknown(f"{api.value}: unsigned S answer")
+            return Reply(api, result, obj, raw)
+        if headers.get("client-id") != self.settings.client_id:
+            raise UpstreamUnknown(f"{api.value}: answer for another client-id")
+        if not verify_message(
             uri=api.path,
-            headers=dict(response.headers),
+            headers=dict(headers.items()),
             body=raw,
-            public_key=settings.alipay_public_key,
+            public_key=self.settings.alipay_public_key,
             time_header="Response-Time",
         ):
-            raise UpstreamUnknown(f"{api.value}: response signature not valid")
+            raise UpstreamUnknown(f"{api.value}: answer signature missing or invalid")
         return Reply(api, result, obj, raw)
 
     async def pay(self, order: PayOrder, *, timeout: float | None = None) -> Reply:
         return await self.call(Api.PAY, build_pay_body(order), timeout=timeout)
 
-    async def inquiry_payment(self, payment_request_id: str) -> Reply:
-        return await self.call(Api.INQUIRY_PAYMENT, build_inquiry_body(payment_request_id))
+    async def inquiry_payment(
+        self, payment_request_id: str, *, timeout: float | None = None
+    ) -> Reply:
+        body = build_inquiry_body(payment_request_id)
+        return await self.call(Api.INQUIRY_PAYMENT, body, timeout=timeout)
 
-    async def cancel_payment(self, payment_request_id: str) -> Reply:
-        return await self.call(Api.CANCEL_PAYMENT, build_cancel_body(payment_request_id))
+    async def cancel_payment(
+        self, payment_request_id: str, *, timeout: float | None = None
+    ) -> Reply:
+        body = build_cancel_body(payment_request_id)
+        return await self.call(Api.CANCEL_PAYMENT, body, timeout=timeout)
 
     async def refund(
-        self, payment_request_id: str, refund_request_id: str, amount: Amount, reason: str | None
+        self,
+        payment_request_id: str,
+        refund_request_id: str,
+        amount: Amount,
+        reason: str | None = None,
+        *,
+        timeout: float | None = None,
     ) -> Reply:
         body = build_refund_body(payment_request_id, refund_request_id, amount, reason)
-        return await self.call(Api.REFUND, body)
+        return await self.call(Api.REFUND, body, timeout=timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from adapter.paygate.request import (
 )
 from adapter.paygate.validation import PaymentRequest, validate_payment_request
 from adapter.store.payments import DuplicateTransID
+
+log = logging.getLogger(__name__)
 
 PAY_BUDGET_SECONDS = 12.0  # the browser waits for this; each attempt reuses the request id
 RETRYABLE_CODES = frozenset({"UNKNOWN_EXCEPTION", "REQUEST_TRAFFIC_EXCEED_LIMIT"})
@@ -163,7 +166,8 @@ async def _create_order(
         remaining = deadline - time.monotonic()
         try:
             reply = await ctx.alipay.pay(order, timeout=min(8.0, max(remaining, 0.5)))
-        except UpstreamUnknown:
+        except UpstreamUnknown as exc:
+            log.warning("pay for %s had no definite answer: %s", payment.pay_id, exc.reason)
             reply = None
         if reply is not None and reply.result.code not in RETRYABLE_CODES:
             break

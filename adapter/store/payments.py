@@ -92,19 +92,25 @@ class PaymentStore:
     async def get(self, pay_id: str) -> Payment | None:
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(select(payments).where(payments.c.pay_id == pay_id))
-            ).mappings().first()
+                (await conn.execute(select(payments).where(payments.c.pay_id == pay_id)))
+                .mappings()
+                .first()
+            )
         return _payment(row) if row else None
 
     async def by_trans_id(self, merchant_id: str, trans_id: str) -> Payment | None:
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(
-                    select(payments).where(
-                        payments.c.merchant_id == merchant_id, payments.c.trans_id == trans_id
+                (
+                    await conn.execute(
+                        select(payments).where(
+                            payments.c.merchant_id == merchant_id, payments.c.trans_id == trans_id
+                        )
                     )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
         return _payment(row) if row else None
 
     async def mark_open(
@@ -181,20 +187,24 @@ class PaymentStore:
         claimed: list[Notification] = []
         async with self.engine.begin() as conn:
             rows = (
-                await conn.execute(
-                    select(notifications)
-                    .where(
-                        notifications.c.status == "pending",
-                        notifications.c.next_attempt_at <= now,
-                        or_(
-                            notifications.c.lease_until.is_(None),
-                            notifications.c.lease_until < now,
-                        ),
+                (
+                    await conn.execute(
+                        select(notifications)
+                        .where(
+                            notifications.c.status == "pending",
+                            notifications.c.next_attempt_at <= now,
+                            or_(
+                                notifications.c.lease_until.is_(None),
+                                notifications.c.lease_until < now,
+                            ),
+                        )
+                        .order_by(notifications.c.next_attempt_at)
+                        .limit(limit)
                     )
-                    .order_by(notifications.c.next_attempt_at)
-                    .limit(limit)
                 )
-            ).mappings().all()
+                .mappings()
+                .all()
+            )
             for row in rows:
                 taken = await conn.execute(
                     update(notifications)
@@ -248,44 +258,58 @@ class PaymentStore:
     async def notifications_for(self, pay_id: str) -> list[Notification]:
         async with self.engine.connect() as conn:
             rows = (
-                await conn.execute(
-                    select(notifications)
-                    .where(notifications.c.pay_id == pay_id)
-                    .order_by(notifications.c.id)
+                (
+                    await conn.execute(
+                        select(notifications)
+                        .where(notifications.c.pay_id == pay_id)
+                        .order_by(notifications.c.id)
+                    )
                 )
-            ).mappings().all()
+                .mappings()
+                .all()
+            )
         return [_notification(row) for row in rows]
 
     async def attempts_for(self, notification_id: int) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:
             rows = (
-                await conn.execute(
-                    select(notify_attempts)
-                    .where(notify_attempts.c.notification_id == notification_id)
-                    .order_by(notify_attempts.c.id)
+                (
+                    await conn.execute(
+                        select(notify_attempts)
+                        .where(notify_attempts.c.notification_id == notification_id)
+                        .order_by(notify_attempts.c.id)
+                    )
                 )
-            ).mappings().all()
+                .mappings()
+                .all()
+            )
         return [dict(row) for row in rows]
 
     async def open_payments_older_than(self, cutoff: datetime, limit: int = 50) -> list[Payment]:
         async with self.engine.connect() as conn:
             rows = (
-                await conn.execute(
-                    select(payments)
-                    .where(
-                        and_(
-                            payments.c.state.in_(
-                                [PaymentState.PENDING.value, PaymentState.UNKNOWN.value]
-                            ),
-                            payments.c.updated_at < cutoff,
+                (
+                    await conn.execute(
+                        select(payments)
+                        .where(
+                            and_(
+                                payments.c.state.in_(
+                                    [PaymentState.PENDING.value, PaymentState.UNKNOWN.value]
+                                ),
+                                payments.c.updated_at < cutoff,
+                            )
                         )
+                        .order_by(payments.c.updated_at)
+                        .limit(limit)
                     )
-                    .order_by(payments.c.updated_at)
-                    .limit(limit)
                 )
-            ).mappings().all()
+                .mappings()
+                .all()
+            )
         return [_payment(row) for row in rows]
 
     async def count(self) -> int:
         async with self.engine.connect() as conn:
-            return int((await conn.execute(select(func.count()).select_from(payments))).scalar_one())
+            return int(
+                (await conn.execute(select(func.count()).select_from(payments))).scalar_one()
+            )

@@ -85,9 +85,7 @@ notify_attempts = Table(
     "notify_attempts",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "notification_id", Integer, ForeignKey("notifications.id"), nullable=False, index=True
-    ),
+    Column("notification_id", Integer, ForeignKey("notifications.id"), nullable=False, index=True),
     Column("attempted_at", UTCDateTime, nullable=False),
     Column("http_status", Integer),
     Column("error", Text),

@@ -54,17 +54,13 @@ def upgrade() -> None:
     op.create_table(
         "notify_attempts",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column(
-            "notification_id", sa.Integer, sa.ForeignKey("notifications.id"), nullable=False
-        ),
+        sa.Column("notification_id", sa.Integer, sa.ForeignKey("notifications.id"), nullable=False),
         sa.Column("attempted_at", UTCDateTime, nullable=False),
         sa.Column("http_status", sa.Integer),
         sa.Column("error", sa.Text),
         sa.Column("duration_ms", sa.Integer, nullable=False),
     )
-    op.create_index(
-        "ix_notify_attempts_notification_id", "notify_attempts", ["notification_id"]
-    )
+    op.create_index("ix_notify_attempts_notification_id", "notify_attempts", ["notification_id"])
 
 
 def downgrade() -> None:
