@@ -175,6 +175,7 @@ def _result_route(path: ReturnPath) -> Callable[[Request], Any]:
             fields=decoded.fields,
             mac_ok=decoded.mac_ok,
             custom=decoded.custom,
+            error=decoded.error,
             path=path,
             method=request.method,
         )
@@ -187,7 +188,9 @@ def _result_route(path: ReturnPath) -> Callable[[Request], Any]:
 
 async def notify(request: Request) -> Response:
     decoded = decode_delivery(_config(request).keys, await _outer_params(request))
-    delivery = Delivery(fields=decoded.fields, mac_ok=decoded.mac_ok, custom=decoded.custom)
+    delivery = Delivery(
+        fields=decoded.fields, mac_ok=decoded.mac_ok, custom=decoded.custom, error=decoded.error
+    )
     _record(_store(request), decoded, delivery)
     # Any non-2xx tells Paygate the delivery failed, so a bad MAC is answered with 400.
     if decoded.mac_ok:

@@ -26,6 +26,7 @@ class Delivery:
     fields: dict[str, str]
     mac_ok: bool
     custom: dict[str, str]
+    error: str | None = None  # why Data could not be read, if it could not
     received_at: str = field(default_factory=_now)
     seq: int = field(default_factory=lambda: next(_arrival))
 
@@ -34,6 +35,7 @@ class Delivery:
             "fields": dict(self.fields),
             "mac_ok": self.mac_ok,
             "custom": dict(self.custom),
+            "error": self.error,
             "received_at": self.received_at,
         }
 

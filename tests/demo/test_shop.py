@@ -260,7 +260,9 @@ def test_undecryptable_return_shows_an_error(client: TestClient) -> None:
     assert page.by_id["mac-ok"] == "INVALID"
     assert "error" in page.by_id
     # Filed under the order its Custom pair names, so the demo shows what went wrong.
-    assert orders(client)[0]["returns"][0]["mac_ok"] is False
+    [ret] = orders(client)[0]["returns"]
+    assert ret["mac_ok"] is False
+    assert ret["error"]
 
 
 def test_notify_stores_and_answers(client: TestClient) -> None:

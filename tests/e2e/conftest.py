@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
-from adapter.sandbox.app import create_sandbox_app
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
+from starlette.applications import Starlette
 
 from adapter.alipayplus.signing import generate_private_key, private_key_pem, public_key_pem
 from adapter.config import Settings, parse_settings
 from adapter.mapping import load_mapping
+from adapter.sandbox.app import create_sandbox_app
 from adapter.sandbox.config import SandboxClient, SandboxConfig
 from adapter.store.db import create_engine
 from adapter.store.tables import payments
@@ -65,13 +68,39 @@ class Stack:
 
         return asyncio.run(read())
 
+    def stored_states(self) -> list[str]:
+        async def read() -> list[str]:
+            engine = create_engine(self.settings.database_url)
+            async with engine.connect() as conn:
+                rows = (await conn.execute(select(payments.c.state))).scalars().all()
+            await engine.dispose()
+            return list(rows)
+
+        return asyncio.run(read())
+
+    def sim(self, path: str, payload: dict[str, object] | None = None) -> dict[str, object]:
+        """Call the sandbox's test-control API."""
+        url = f"{self.sandbox_url}/_sim/{path}"
+        response = httpx.post(url, json=payload or {}) if payload is not None else httpx.get(url)
+        assert response.status_code == 200, response.text
+        result: dict[str, object] = response.json()
+        return result
+
     def return_tokens(self) -> list[str]:
         serializer = URLSafeSerializer(self.settings.token_secret.reveal(), salt="return")
         return [str(serializer.dumps(pay_id)) for pay_id in self.stored_pay_ids()]
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
+ShopFactory = Callable[[ShopKeys, str, str], Starlette]  # keys, adapter URL, shop URL
+
+
+def test_shop_factory(received: Received) -> ShopFactory:
+    return lambda keys, adapter_url, shop_url: create_test_shop(received)
+
+
+@contextmanager
+def running_stack(tmp_path: Path, make_shop: ShopFactory, received: Received) -> Iterator[Stack]:
+    """Sandbox, shop and adapter as uvicorn servers on free loopback ports."""
     acqp, alipay = generate_private_key(), generate_private_key()
     (tmp_path / "acqp.pem").write_text(private_key_pem(acqp))
     (tmp_path / "alipay.pub.pem").write_text(public_key_pem(alipay.public_key()))
@@ -125,10 +154,18 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             time_scale=0.001,
         )
     )
-    received = Received()
+    adapter_url = f"http://127.0.0.1:{adapter_port}"
+    shop_app = make_shop(shop, adapter_url, f"http://127.0.0.1:{shop_port}")
     with (
         serve(sandbox_app, sandbox_port),
-        serve(create_test_shop(received), shop_port) as shop_url,
-        serve(create_app(settings, load_mapping()), adapter_port) as adapter_url,
+        serve(shop_app, shop_port) as shop_url,
+        serve(create_app(settings, load_mapping()), adapter_port),
     ):
         yield Stack(adapter_url, sandbox_url, shop_url, shop, received, settings)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    received = Received()
+    with running_stack(tmp_path, test_shop_factory(received), received) as running:
+        yield running

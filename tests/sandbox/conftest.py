@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -81,9 +82,13 @@ def shared_sandbox(keys: Keys, receiver_and_url: tuple[Receiver, str]) -> Iterat
         yield url
 
 
+# Building an SSL context costs ~50 ms; every test's client shares this one (loopback is plain HTTP).
+_SSL_CONTEXT = ssl.create_default_context()
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, verify=_SSL_CONTEXT) as client:
         yield client
 
 

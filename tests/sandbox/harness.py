@@ -169,7 +169,9 @@ class Sim:
         return attempts
 
     async def policy(self, mode: str, delay_seconds: float = 0.0) -> Any:
-        return await self.ok("POST", "/notify-policy", {"mode": mode, "delay_seconds": delay_seconds})
+        return await self.ok(
+            "POST", "/notify-policy", {"mode": mode, "delay_seconds": delay_seconds}
+        )
 
 
 @dataclass

@@ -1,0 +1,77 @@
+"""A real headless Chromium clicks through demo shop → Alipay+ checkout → shop result page."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from adapter.demo.shop import create_shop_app
+from tests.e2e.conftest import Stack, running_stack
+from tests.support.shop import Received, ShopKeys
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _demo_shop(keys: ShopKeys, adapter_url: str, shop_url: str):  # type: ignore[no-untyped-def]
+    return create_shop_app(
+        merchant_id=keys.merchant_id,
+        hmac_key=keys.hmac_key,
+        blowfish_key=keys.blowfish_key,
+        paygate_url=adapter_url,
+        public_url=shop_url,
+    )
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Stack]:
+    with running_stack(tmp_path, _demo_shop, Received()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+def _checkout(page: Page, demo: Stack, button: str) -> None:
+    page.goto(demo.shop_url)
+    page.fill("#amount", "4200")
+    page.click("#checkout")
+    page.wait_for_selector(f"#{button}", timeout=15000)
+    assert page.url.startswith(demo.sandbox_url)
+    page.click(f"#{button}")
+    page.wait_for_selector("#status", timeout=15000)
+
+
+def test_shopper_pays_and_the_shop_shows_a_verified_ok(browser: Browser, demo: Stack) -> None:
+    page = browser.new_page()
+    _checkout(page, demo, "pay")
+    assert page.url.startswith(f"{demo.shop_url}/result/success")
+    assert page.inner_text("#status") == "OK"
+    assert page.inner_text("#code") == "00000000"
+    assert page.inner_text("#mac-ok") == "verified"
+
+
+def test_shopper_declines_and_the_shop_shows_a_verified_failure(
+    browser: Browser, demo: Stack
+) -> None:
+    page = browser.new_page()
+    _checkout(page, demo, "decline")
+    assert page.url.startswith(f"{demo.shop_url}/result/failure")
+    assert page.inner_text("#status") == "FAILED"
+    assert page.inner_text("#code").startswith("2")
+    assert page.inner_text("#mac-ok") == "verified"
