@@ -118,14 +118,14 @@ async def test_request_signature_fails_once_any_signed_part_is_tampered(
 ) -> None:
     await pay(client)
     request = fake.requests[0]
-    pieces = {
+    pieces: dict[str, str | bytes] = {
         "method": "POST",
         "uri": request.url.path,
         "client_id": request.headers["client-id"],
         "time": request.headers["request-time"],
         "body": request.content,
     }
-    tampered = {
+    tampered: dict[str, str | bytes] = {
         "method": "PUT",
         "uri": "/aps/api/v1/payments/refund",
         "client_id": CLIENT_ID + "X",
@@ -134,13 +134,9 @@ async def test_request_signature_fails_once_any_signed_part_is_tampered(
     }
     assert tampered[part] != pieces[part]
     pieces[part] = tampered[part]
-    data = independent.content(
-        str(pieces["method"]),
-        str(pieces["uri"]),
-        str(pieces["client_id"]),
-        str(pieces["time"]),
-        bytes(pieces["body"]),  # type: ignore[arg-type]
-    )
+    method, uri, client_id, stamp, body = pieces.values()
+    assert isinstance(body, bytes)
+    data = independent.content(str(method), str(uri), str(client_id), str(stamp), body)
     assert not independent.verify(acqp_key.public_key(), data, request.headers["signature"])
 
 

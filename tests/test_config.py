@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from adapter.alipayplus.signing import generate_private_key, private_key_pem, public_key_pem
+from adapter.cli import main
+from adapter.config import load_settings
+from adapter.errors import ConfigError
+
+
+def _config(tmp_path: Path, **merchant: object) -> Path:
+    key = generate_private_key()
+    (tmp_path / "acqp.pem").write_text(private_key_pem(key))
+    (tmp_path / "alipay.pem").write_text(public_key_pem(key.public_key()))
+    data = {
+        "adapter": {"public_url": "https://pg.example", "token_secret": {"env": "TOKEN"}},
+        "alipayplus": {
+            "gateway_url": "https://open-sea-global.alipayplus.com",
+            "client_id": "C1",
+            "private_key": {"file": "acqp.pem"},
+            "alipay_public_key": {"file": "alipay.pem"},
+        },
+        "merchants": [
+            {
+                "merchant_id": "Shop",
+                "hmac_keys": [{"env": "HMAC_NEW"}, "old-hmac-key"],
+                "blowfish_key": "Bf16charsKey!xyz",
+                "allowed_hosts": ["shop.example", "*.shop.example"],
+                "alipay": {
+                    "reference_merchant_id": "M1",
+                    "mcc": "5732",
+                    "name": "S",
+                    "region": "DE",
+                },
+                **merchant,
+            }
+        ],
+    }
+    path = tmp_path / "adapter.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_keys_from_env_and_files_load_and_never_print(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOKEN", "t" * 32)
+    monkeypatch.setenv("HMAC_NEW", "new-hmac-secret-value")
+    settings = load_settings(_config(tmp_path))
+    merchant = settings.merchants["Shop"]
+    assert merchant.signing_key.reveal() == "new-hmac-secret-value"
+    assert [k.reveal() for k in merchant.hmac_keys] == ["new-hmac-secret-value", "old-hmac-key"]
+    text = repr(settings) + str(merchant)
+    assert "new-hmac-secret-value" not in text and "Bf16charsKey" not in text
+    assert "t" * 32 not in text
+
+
+def test_allowlist_matches_hosts_and_subdomains_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOKEN", "t" * 32)
+    monkeypatch.setenv("HMAC_NEW", "k")
+    merchant = load_settings(_config(tmp_path)).merchants["Shop"]
+    assert merchant.host_allowed("shop.example", None)
+    assert merchant.host_allowed("pay.shop.example", 443)
+    assert not merchant.host_allowed("evilshop.example", None)
+    assert not merchant.host_allowed("shop.example.evil", None)
+
+
+def test_every_problem_is_reported_with_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOKEN", raising=False)
+    monkeypatch.setenv("HMAC_NEW", "k")
+    path = _config(tmp_path, success_status="PAID", allowed_hosts=[], alipay={"mcc": "12"})
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    problems = "\n".join(caught.value.problems)
+    assert "adapter.token_secret: environment variable TOKEN is not set" in problems
+    assert "merchants[0].success_status: must be OK or AUTHORIZED" in problems
+    assert "merchants[0].allowed_hosts" in problems
+    assert "merchants[0].alipay.mcc" in problems
+    assert "merchants[0].alipay.name: required text is missing" in problems
+
+
+def test_check_config_exits_1_and_names_the_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TOKEN", "t" * 32)
+    monkeypatch.setenv("HMAC_NEW", "k")
+    assert main(["check-config", str(_config(tmp_path))]) == 0
+    assert main(["check-config", str(_config(tmp_path, return_method="put"))]) == 1
+    assert "merchants[0].return_method: must be post or get" in capsys.readouterr().err
