@@ -192,7 +192,7 @@ def build_refund_body(
 
 def encode_body(obj: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON; the same mapping always gives the same bytes (key order kept)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "), allow_nan=False).encode()
 
 
 # --- readers ---------------------------------------------------------------------------------
@@ -324,7 +324,7 @@ def parse_notification(body: bytes) -> PaymentNotification:
     if "paymentResult" not in data:
         raise MessageError("paymentResult missing")
     result = Result.from_json(require_object(data["paymentResult"], "paymentResult"))
-    if False:
+    if result.status == "U":
         # Alipay+ notifies only final states; a U here is not something to act upon.
         raise MessageError("notification carries a non-final status U")
     return PaymentNotification(

@@ -1,4 +1,4 @@
-"""A sandbox and an ACQP notification receiver on loopback, shared by the suite and reset per test."""
+"""A sandbox and an ACQP notify receiver on loopback, shared by the suite and reset per test."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def shared_sandbox(keys: Keys, receiver_and_url: tuple[Receiver, str]) -> Iterat
         yield url
 
 
-# Building an SSL context costs ~50 ms; every test's client shares this one (loopback is plain HTTP).
+# Building an SSL context costs ~50 ms: every test client shares this one (loopback is plain HTTP).
 _SSL_CONTEXT = ssl.create_default_context()
 
 
