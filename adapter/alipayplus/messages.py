@@ -192,7 +192,7 @@ def build_refund_body(
 
 def encode_body(obj: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON; the same mapping always gives the same bytes (key order kept)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "), allow_nan=False).encode()
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 # --- readers ---------------------------------------------------------------------------------

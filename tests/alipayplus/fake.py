@@ -35,6 +35,7 @@ class Answer:
     signer: rsa.RSAPrivateKey | None = None  # None: the fake's own (trusted) Alipay+ key
     lowercase_escapes: bool = False
     signed_body: bytes | None = None  # sign these bytes instead of ``body`` (tampering)
+    extra_headers: tuple[tuple[str, str], ...] = ()
 
 
 class FakeAlipayPlus:
@@ -67,6 +68,7 @@ class FakeAlipayPlus:
 
     def _respond(self, answer: Answer) -> httpx.Response:
         headers: list[tuple[str, str]] = [("content-type", "application/json")]
+        headers.extend(answer.extra_headers)
         if answer.signed:
             request = self.requests[-1]
             signed_body = answer.body if answer.signed_body is None else answer.signed_body

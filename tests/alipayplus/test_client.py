@@ -304,7 +304,9 @@ async def test_answer_signed_for_another_client_id_is_unknown(
 async def test_non_200_http_status_is_unknown(
     client: AlipayPlusClient, fake: FakeAlipayPlus, status_code: int
 ) -> None:
-    fake.answer = Answer(status_code=status_code)
+    # With a Location, so that a client following redirects would be caught re-posting.
+    location = (("location", f"{GATEWAY}/aps/api/v1/payments/pay"),)
+    fake.answer = Answer(status_code=status_code, extra_headers=location)
     error = await assert_unknown(client)
     assert str(status_code) in error.reason
     assert len(fake.requests) == 1  # neither a redirect follow nor a retry
@@ -343,13 +345,16 @@ async def test_whole_exchange_is_bounded_by_the_timeout(
 ) -> None:
     # httpx's own timeouts are per phase; a gateway that dribbles must still not hold us.
     async def stall(request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(5)
-        return httpx.Response(200)
+        await asyncio.sleep(2)
+        return httpx.Response(200, content=result_body("F", "PROCESS_FAIL"))  # acceptable if late
 
     transport = httpx.MockTransport(stall)
+    loop = asyncio.get_running_loop()
     async with AlipayPlusClient(settings(acqp_key, alipay_key), transport=transport) as c:
+        started = loop.time()
         with pytest.raises(UpstreamUnknown):
             await c.pay(ORDER, timeout=0.05)
+        assert loop.time() - started < 1
 
 
 # --- lifecycle and settings -----------------------------------------------------------------

@@ -192,7 +192,7 @@ class Receiver:
 
     Replies, one per delivery then "ack": "ack" (signed S; refused with 401 when the
     notification's signature is bad), "unsigned" (S without signature), "result_f" (signed F),
-    "http_500", "slow" (a signed ack after 1 s).
+    "http_500", "slow" (a signed ack after 0.4 s).
     """
 
     def __init__(self, key: RSAPrivateKey, sandbox_public: RSAPublicKey, client_id: str) -> None:
@@ -225,7 +225,7 @@ class Receiver:
         if reply == "ack" and not verified:
             return JSONResponse({"error": "bad signature"}, status_code=401)
         if reply == "slow":
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.4)
         status = "F" if reply == "result_f" else "S"
         body = json.dumps(
             {"result": {"resultCode": "SUCCESS", "resultStatus": status, "resultMessage": "ok"}}

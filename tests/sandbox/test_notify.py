@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tests.sandbox.conftest import CLIENT_ID, OTHER_CLIENT_ID, TIME_SCALE, StartSandbox
+from tests.sandbox.conftest import CLIENT_ID, OTHER_CLIENT_ID, StartSandbox
 from tests.sandbox.harness import Acqp, Receiver, Sim, eventually, pay_body
 
-# The whole default schedule (initial + 7 resends, ~25 h) at the suite's time scale.
-ALL_RESENDS_DONE = 87720 * TIME_SCALE + 0.5
+# At the suite's time scale the default schedule's rounds 4 to 8 come 36, 72, 216 and 540 ms
+# apart, so 0.3 s of silence after an ack spans several rounds that must stay quiet.
+QUIET = 0.3
 
 
 async def test_a_success_notification_carries_the_payment_and_a_valid_signature(
@@ -56,7 +57,6 @@ async def test_the_pay_notify_url_wins_over_the_clients_default(
     acqp: Acqp, sim: Sim, receiver: Receiver
 ) -> None:
     await acqp.paid("p1", paymentNotifyUrl=f"{acqp.base_url}/nowhere")
-    await eventually(lambda: len(receiver.deliveries) == 0)
     await asyncio.sleep(0.05)
     [first, *_] = await sim.attempts()
     assert first["url"] == f"{acqp.base_url}/nowhere"
@@ -70,7 +70,7 @@ async def test_resends_follow_the_schedule_until_acked_then_stop(
     receiver.replies = ["http_500", "unsigned", "result_f"]
     await acqp.paid("p1")
     await eventually(lambda: len(receiver.deliveries) == 4)
-    await asyncio.sleep(ALL_RESENDS_DONE)
+    await asyncio.sleep(QUIET)
     assert len(receiver.deliveries) == 4
     assert len({d.raw for d in receiver.deliveries}) == 1
     assert all(d.verified for d in receiver.deliveries)
@@ -87,7 +87,7 @@ async def test_an_ack_that_is_never_signed_exhausts_the_schedule(
     receiver.replies = ["unsigned"] * 20
     await acqp.paid("p1")
     await eventually(lambda: len(receiver.deliveries) == 8)
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(QUIET)
     assert len(receiver.deliveries) == 8  # initial + 7 resends
     assert not any(a["acked"] for a in await sim.attempts())
 
@@ -109,7 +109,6 @@ async def test_an_ack_slower_than_the_notify_timeout_is_resent(
     receiver.replies = ["slow"]
     await acqp.paid("p1")
     await eventually(lambda: len(receiver.deliveries) == 2)
-    await eventually(lambda: True)
     attempts = await sim.attempts()
     assert attempts[0]["acked"] is False
     assert "Timeout" in attempts[0]["error"]
@@ -134,7 +133,7 @@ async def test_withhold_sends_nothing_until_the_send_call(
 ) -> None:
     await sim.policy("withhold")
     await acqp.paid("p1")
-    await asyncio.sleep(ALL_RESENDS_DONE)
+    await asyncio.sleep(QUIET)
     assert receiver.deliveries == []
     attempt = await sim.ok("POST", "/notifications/p1/send")
     assert (attempt["payment_request_id"], attempt["acked"]) == ("p1", True)
