@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -76,8 +75,3 @@ async def _sweep(engine: Engine) -> None:
     while True:
         await asyncio.sleep(EXPIRY_SWEEP_SECONDS)
         engine.expire_due()
-
-
-def run(config: SandboxConfig, *, host: str = "127.0.0.1", port: int = 8090) -> None:
-    """Serve the sandbox alone (the CLI builds ``config``; public_url must match host:port)."""
-    uvicorn.run(create_sandbox_app(config), host=host, port=port)

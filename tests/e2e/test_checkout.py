@@ -93,3 +93,44 @@ def test_abandoned_checkout_returns_authorize_request_with_pending_code(stack: S
     assert fields["Status"] == "AUTHORIZE_REQUEST"
     assert fields["Code"].startswith("6")
     assert stack.received.notifies == []
+
+
+def test_get_request_from_a_redirecting_shop_starts_the_checkout(stack: Stack) -> None:
+    form = stack.shop.request(stack.payment_fields("T-GET"))
+    response = httpx.get(f"{stack.adapter_url}/AlipayPlus.aspx", params=form)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith(stack.sandbox_url)
+
+
+def test_repeated_trans_id_resumes_the_pending_payment(stack: Stack) -> None:
+    with httpx.Client() as client:
+        first = _start(stack, client, "T-AGAIN")
+        second = _start(stack, client, "T-AGAIN")
+    assert first == second
+    assert len(stack.stored_pay_ids()) == 1
+
+
+def test_repeated_trans_id_with_another_amount_is_refused_as_duplicate(stack: Stack) -> None:
+    with httpx.Client() as client:
+        _start(stack, client, "T-DUP")
+        response = client.post(
+            f"{stack.adapter_url}/alipayplus.aspx",
+            data=stack.shop.request(stack.payment_fields("T-DUP", amount="999")),
+        )
+    assert response.status_code == 400
+    assert '<code id="code">20170005</code>' in response.text
+    assert len(stack.stored_pay_ids()) == 1
+
+
+def test_merchant_with_return_method_get_gets_a_303_with_len_and_data(stack: Stack) -> None:
+    merchant = stack.settings.merchants[stack.shop.merchant_id]
+    object.__setattr__(merchant, "return_method", "get")
+    with httpx.Client() as client:
+        return_url = _click(client, _start(stack, client, "T-303"), "pay")
+        response = client.get(return_url)
+    assert response.status_code == 303
+    location = httpx.URL(response.headers["location"])
+    assert str(location).startswith(f"{stack.shop_url}/success?")
+    fields = stack.shop.decode(list(location.params.multi_items()))
+    assert fields["Status"] == "OK"
+    assert location.params["session"] == "abc"

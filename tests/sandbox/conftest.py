@@ -46,7 +46,6 @@ def receiver_and_url(keys: Keys) -> Iterator[tuple[Receiver, str]]:
 
 @pytest.fixture
 def receiver(receiver_and_url: tuple[Receiver, str]) -> Receiver:
-    receiver_and_url[0].reset()
     return receiver_and_url[0]
 
 
@@ -96,6 +95,8 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 async def sandbox_url(shared_sandbox: str, receiver: Receiver, http: httpx.AsyncClient) -> str:
     response = await http.post(f"{shared_sandbox}/_sim/reset")
     assert response.status_code == 200
+    # Only now: the reset cancelled the deliveries a previous test left running.
+    receiver.reset()
     return shared_sandbox
 
 
@@ -117,6 +118,7 @@ def start_sandbox(
     keys: Keys, receiver: Receiver, notify_url: str, http: httpx.AsyncClient
 ) -> Iterator[StartSandbox]:
     """Start a sandbox of its own with other knobs (``clock=`` or any SandboxConfig field)."""
+    receiver.reset()
     with ExitStack() as stack:
 
         def start(clock: Callable[[], datetime] | None = None, **knobs: Any) -> tuple[Acqp, Sim]:

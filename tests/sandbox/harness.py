@@ -168,6 +168,18 @@ class Sim:
         attempts: list[dict[str, Any]] = answer["attempts"]
         return attempts
 
+    async def attempts_until(
+        self, check: Callable[[list[dict[str, Any]]], bool], timeout: float = 5.0
+    ) -> list[dict[str, Any]]:
+        """The attempt log once ``check`` holds: the receiver sees a delivery before its ack
+        is judged and recorded."""
+        deadline = time.monotonic() + timeout
+        while not check(attempts := await self.attempts()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"attempts never matched: {attempts}")
+            await asyncio.sleep(0.01)
+        return attempts
+
     async def policy(self, mode: str, delay_seconds: float = 0.0) -> Any:
         return await self.ok(
             "POST", "/notify-policy", {"mode": mode, "delay_seconds": delay_seconds}
