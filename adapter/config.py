@@ -96,6 +96,8 @@ class Settings:
     merchants: Mapping[str, Merchant]
     return_wait_seconds: float = 2.0  # how long the browser return waits for a final state
     max_body_bytes: int = 65536
+    reconcile_interval_seconds: float = 30.0  # how often open payments are inquired
+    reconcile_after_seconds: float = 60.0  # how long a payment stays open before that
 
     def merchant(self, merchant_id: str) -> Merchant | None:
         return self.merchants.get(merchant_id)
@@ -286,6 +288,13 @@ def parse_settings(
     if not isinstance(return_wait, int | float) or not 0 <= return_wait <= 10:
         reader.problem("adapter.return_wait_seconds", "must be a number from 0 to 10")
         return_wait = 2.0
+    intervals: dict[str, float] = {}
+    for key, default in (("reconcile_interval_seconds", 30.0), ("reconcile_after_seconds", 60.0)):
+        value = adapter.get(key, default)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            reader.problem(f"adapter.{key}", "must be a positive number of seconds")
+            value = default
+        intervals[key] = float(value)
     alipay = _read_alipay(reader, reader.section(data, "alipayplus", ""))
     merchants: dict[str, Merchant] = {}
     raw_merchants = data.get("merchants")
@@ -308,6 +317,8 @@ def parse_settings(
         alipay=alipay,
         merchants=merchants,
         return_wait_seconds=float(return_wait),
+        reconcile_interval_seconds=intervals["reconcile_interval_seconds"],
+        reconcile_after_seconds=intervals["reconcile_after_seconds"],
     )
 
 

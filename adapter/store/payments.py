@@ -308,6 +308,13 @@ class PaymentStore:
             )
         return [_payment(row) for row in rows]
 
+    async def touch(self, pay_id: str, *, now: datetime) -> None:
+        """Push an open payment to the back of the reconciliation queue."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(payments).where(payments.c.pay_id == pay_id).values(updated_at=now)
+            )
+
     async def count(self) -> int:
         async with self.engine.connect() as conn:
             return int(

@@ -25,6 +25,7 @@ from adapter.core.clock import Clock, utc_now
 from adapter.core.context import Context
 from adapter.core.notify import handle_notification
 from adapter.core.outbox import OutboxWorker
+from adapter.core.reconcile import run_reconciler
 from adapter.core.results import ResultBuilder, ShopDelivery
 from adapter.core.returns import handle_return
 from adapter.mapping import PROJECT_ROOT, Mapping_
@@ -171,13 +172,18 @@ def create_app(
         worker = OutboxWorker(ctx, transport=notify_transport)
         app.state.ctx = ctx
         app.state.outbox = worker
-        task = asyncio.create_task(worker.run(), name="outbox")
+        tasks = [
+            asyncio.create_task(worker.run(), name="outbox"),
+            asyncio.create_task(run_reconciler(ctx), name="reconciler"),
+        ]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await worker.aclose()
             await client.aclose()
             await engine.dispose()

@@ -114,6 +114,8 @@ def running_stack(tmp_path: Path, make_shop: ShopFactory, received: Received) ->
                 "database_url": "sqlite+aiosqlite:///adapter.sqlite3",
                 "token_secret": secrets.token_hex(16),
                 "return_wait_seconds": 1,
+                "reconcile_interval_seconds": 0.2,
+                "reconcile_after_seconds": 0.5,
             },
             "alipayplus": {
                 "gateway_url": sandbox_url,

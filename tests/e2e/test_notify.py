@@ -78,3 +78,24 @@ def test_a_forged_notify_without_headers_is_refused(stack: Stack) -> None:
     body = b'{"paymentRequestId":"x","paymentResult":{"resultCode":"SUCCESS","resultStatus":"S"}}'
     response = httpx.post(f"{stack.adapter_url}/alipayplus/notify", content=body)
     assert response.json()["result"]["resultCode"] == "INVALID_SIGNATURE"
+
+
+def test_lost_notify_is_made_up_for_by_reconciliation(stack: Stack) -> None:
+    stack.sim("notify-policy", {"mode": "withhold"})
+    with httpx.Client() as client:
+        _click(client, _start(stack, client, "T-N5"), "pay")  # the shopper never returns
+    _wait_until(lambda: stack.stored_states() == ["SUCCESS"])
+    assert stack.stored_states() == ["SUCCESS"]
+    (notify,) = _wait_for_notifies(stack, 1)
+    assert notify["Status"] == "OK"
+
+
+def test_abandoned_checkout_ends_failed_by_reconciliation_after_expiry(stack: Stack) -> None:
+    stack.sim("notify-policy", {"mode": "withhold"})
+    with httpx.Client() as client:
+        client.get(_start(stack, client, "T-N6"))
+    stack.sim("clock/advance", {"seconds": 11 * 60})
+    _wait_until(lambda: stack.stored_states() == ["FAILED"])
+    assert stack.stored_states() == ["FAILED"]
+    (notify,) = _wait_for_notifies(stack, 1)
+    assert (notify["Status"], notify["Code"][0]) == ("FAILED", "2")
