@@ -41,3 +41,9 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     engine = create_engine(url)
     yield PaymentStore(engine)
     await engine.dispose()
+    if request.param == "postgres":
+        conn = await asyncpg.connect(POSTGRES_URL)
+        try:
+            await conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}"')
+        finally:
+            await conn.close()
