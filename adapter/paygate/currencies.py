@@ -1,165 +1,42 @@
-"""ISO 4217 alpha-3 codes of current currencies and their minor units (Amount is in those)."""
+"""ISO 4217 alpha-3 codes in use, with their minor-unit exponent.
+
+Paygate amounts are integers in minor units, so the exponent is what turns ``1500 JPY`` into
+1500 yen and ``1500 EUR`` into 15 euros. Codes without minor units (gold, SDR, the test code
+``XTS``...) are left out: nothing can be paid in them. Withdrawn codes (``HRK``, ``ZWL``,
+``SLL``, ``CUC``, ``ANG``) are left out too, so a typo or an outdated shop config is refused
+before it reaches Alipay+.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from types import MappingProxyType
 
-MINOR_UNITS: Mapping[str, int] = {
-    "AED": 2,
-    "AFN": 2,
-    "ALL": 2,
-    "AMD": 2,
-    "ANG": 2,
-    "AOA": 2,
-    "ARS": 2,
-    "AUD": 2,
-    "AWG": 2,
-    "AZN": 2,
-    "BAM": 2,
-    "BBD": 2,
-    "BDT": 2,
-    "BGN": 2,
-    "BHD": 3,
-    "BIF": 0,
-    "BMD": 2,
-    "BND": 2,
-    "BOB": 2,
-    "BRL": 2,
-    "BSD": 2,
-    "BTN": 2,
-    "BWP": 2,
-    "BYN": 2,
-    "BZD": 2,
-    "CAD": 2,
-    "CDF": 2,
-    "CHF": 2,
-    "CLP": 0,
-    "CNY": 2,
-    "COP": 2,
-    "CRC": 2,
-    "CUP": 2,
-    "CVE": 2,
-    "CZK": 2,
-    "DJF": 0,
-    "DKK": 2,
-    "DOP": 2,
-    "DZD": 2,
-    "EGP": 2,
-    "ERN": 2,
-    "ETB": 2,
-    "EUR": 2,
-    "FJD": 2,
-    "FKP": 2,
-    "GBP": 2,
-    "GEL": 2,
-    "GHS": 2,
-    "GIP": 2,
-    "GMD": 2,
-    "GNF": 0,
-    "GTQ": 2,
-    "GYD": 2,
-    "HKD": 2,
-    "HNL": 2,
-    "HTG": 2,
-    "HUF": 2,
-    "IDR": 2,
-    "ILS": 2,
-    "INR": 2,
-    "IQD": 3,
-    "IRR": 2,
-    "ISK": 0,
-    "JOD": 3,
-    "JPY": 0,
-    "KES": 2,
-    "KGS": 2,
-    "KHR": 2,
-    "KMF": 0,
-    "KPW": 2,
-    "KRW": 0,
-    "KWD": 3,
-    "KYD": 2,
-    "KZT": 2,
-    "LAK": 2,
-    "LBP": 2,
-    "LKR": 2,
-    "LRD": 2,
-    "LSL": 2,
-    "LYD": 3,
-    "MAD": 2,
-    "MDL": 2,
-    "MKD": 2,
-    "MMK": 2,
-    "MNT": 2,
-    "MOP": 2,
-    "MRU": 2,
-    "MUR": 2,
-    "MVR": 2,
-    "MWK": 2,
-    "MXN": 2,
-    "MYR": 2,
-    "MZN": 2,
-    "NAD": 2,
-    "NGN": 2,
-    "NIO": 2,
-    "NOK": 2,
-    "NPR": 2,
-    "NZD": 2,
-    "OMR": 3,
-    "PAB": 2,
-    "PEN": 2,
-    "PGK": 2,
-    "PHP": 2,
-    "PKR": 2,
-    "PLN": 2,
-    "PYG": 0,
-    "QAR": 2,
-    "RON": 2,
-    "RSD": 2,
-    "RUB": 2,
-    "RWF": 0,
-    "SAR": 2,
-    "SBD": 2,
-    "SCR": 2,
-    "SDG": 2,
-    "SEK": 2,
-    "SGD": 2,
-    "SHP": 2,
-    "SLE": 2,
-    "SOS": 2,
-    "SRD": 2,
-    "SSP": 2,
-    "STN": 2,
-    "SVC": 2,
-    "SYP": 2,
-    "SZL": 2,
-    "THB": 2,
-    "TJS": 2,
-    "TMT": 2,
-    "TND": 3,
-    "TOP": 2,
-    "TRY": 2,
-    "TTD": 2,
-    "TWD": 2,
-    "TZS": 2,
-    "UAH": 2,
-    "UGX": 0,
-    "USD": 2,
-    "UYU": 2,
-    "UZS": 2,
-    "VES": 2,
-    "VND": 0,
-    "VUV": 0,
-    "WST": 2,
-    "XAF": 0,
-    "XCD": 2,
-    "XOF": 0,
-    "XPF": 0,
-    "YER": 2,
-    "ZAR": 2,
-    "ZMW": 2,
-    "ZWG": 2,
-}
+_ZERO = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_THREE = "BHD IQD JOD KWD LYD OMR TND"
+_FOUR = "CLF UYW"
+_TWO = (
+    "AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP BYN "
+    "BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP "
+    "GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT "
+    "LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN "
+    "NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE "
+    "SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED VES "
+    "WST XCD XCG YER ZAR ZMW ZWG"
+)
+
+MINOR_UNITS: Mapping[str, int] = MappingProxyType(
+    {
+        code: exponent
+        for codes, exponent in ((_ZERO, 0), (_TWO, 2), (_THREE, 3), (_FOUR, 4))
+        for code in codes.split()
+    }
+)
+
+_ALPHA3 = re.compile(r"[A-Z]{3}")
 
 
 def is_known_currency(code: str) -> bool:
-    return code in MINOR_UNITS
+    """Exactly three upper-case letters naming a currency in :data:`MINOR_UNITS`."""
+    return bool(_ALPHA3.fullmatch(code)) and code in MINOR_UNITS

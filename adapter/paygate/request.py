@@ -1,76 +1,143 @@
-"""Reading a shop request: outer MerchantID, decrypted inner fields, MAC check (§4, §2)."""
+"""Reading an incoming shop request: the plain envelope, the Data layer and the MAC (§2, §4, §5).
+
+Everything that affects money or where results go must come from inside Data, which only the
+merchant can produce; outside Data only MerchantID (to find the keys), Len, Data and a few
+presentation hints are taken.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from adapter.paygate.blowfish import BlowfishCipher
 from adapter.paygate.errors import Category, PaygateError
 from adapter.paygate.fields import Fields, parse_inner
 from adapter.paygate.mac import mac_matches, request_mac_message
 
+# Plain parameters that clients put outside Data on purpose (§5); a value inside Data wins.
+PRESENTATION_HINTS = frozenset({"language", "template", "lingua"})
+
 
 @dataclass(frozen=True)
 class RawRequest:
-    merchant_id: str  # the plain (outer) MerchantID: it picks the keys and is authoritative
+    """A request's parameters, decrypted but not yet validated.
+
+    ``merchant_id`` is the plain MerchantID, which chose the keys. ``fields`` holds the raw strings
+    as sent, because the MAC covers them exactly.
+    """
+
+    merchant_id: str
     fields: Fields
     encrypted: bool
 
 
+class MacScheme(StrEnum):
+    """Which values a request's MAC covers, by endpoint family."""
+
+    PAYMENT = "payment"  # alipayplus.aspx: *TransID*MID*Amount*Currency, no PayID exists yet
+    OPERATION = "operation"  # credit, reverse, capture: PayID*TransID*MID*Amount*Currency
+    INQUIRE = "inquire"  # inquire.aspx: any of the variants clients sign (§14)
+
+
+# Named in the mismatch error so a shop developer can see what to sign.
+_SIGNED = {
+    MacScheme.PAYMENT: "*TransID*MerchantID*Amount*Currency",
+    MacScheme.OPERATION: "PayID*TransID*MerchantID*Amount*Currency",
+    MacScheme.INQUIRE: "PayID*TransID*MerchantID**",
+}
+
+
 def outer_merchant_id(outer: Fields) -> str:
-    merchant_id = (outer.get("MerchantID") or "").strip()
+    """The plain MerchantID, which is authoritative and selects the merchant's keys (§4.4)."""
+    merchant_id = outer.get("MerchantID")
     if not merchant_id:
         raise PaygateError(Category.MISSING, "MerchantID", "MerchantID is missing")
     return merchant_id
 
 
 def decode_request(outer: Fields, cipher: BlowfishCipher) -> RawRequest:
+    """Decrypt Data when it is there; without Data the plain parameters are the request."""
     merchant_id = outer_merchant_id(outer)
-    data = outer.get("Data")
-    if data is None:
+    if "Data" not in outer:
         return RawRequest(merchant_id, outer, encrypted=False)
-    fields = parse_inner(cipher.decrypt(data, (outer.get("Len") or "").strip()))
-    inner_id = fields.get("MerchantID")
-    if inner_id is not None and inner_id != merchant_id:
+    inner = parse_inner(cipher.decrypt(outer["Data"], outer.get("Len", "")))
+    if not inner:
         raise PaygateError(
-            Category.INVALID, "MerchantID", "MerchantID inside Data differs from the plain one"
+            Category.CRYPTO,
+            "Data",
+            "Data does not decrypt to key=value pairs (wrong Blowfish password?)",
         )
-    return RawRequest(merchant_id, fields, encrypted=True)
-
-
-def mac_messages(raw: RawRequest, *, pay_id: str | None = None) -> list[str]:
-    """The MAC text of a payment (empty PayID) or of an S2S call on ``pay_id``."""
-    f = raw.fields
-    return [
-        request_mac_message(
-            f.get("PayID", "") if pay_id is None else pay_id,
-            f.get("TransID", ""),
-            raw.merchant_id,
-            f.get("Amount", ""),
-            f.get("Currency", ""),
+    inner_merchant_id = inner.get("MerchantID")
+    if inner_merchant_id and inner_merchant_id != merchant_id:
+        raise PaygateError(
+            Category.INVALID, "MerchantID", "the MerchantID inside Data differs from the plain one"
         )
-    ]
+    hints = [(key, value) for key, value in outer.items() if key.lower() in PRESENTATION_HINTS]
+    return RawRequest(
+        merchant_id, Fields([*hints, *inner.items()], stray=inner.stray), encrypted=True
+    )
 
 
-def inquire_mac_messages(raw: RawRequest, stored_amount: str, stored_currency: str) -> list[str]:
-    """The three inquire variants seen in the wild (paygate.md §14)."""
-    pay_id, trans_id = raw.fields.get("PayID", ""), raw.fields.get("TransID", "")
+def request_mac_messages(
+    raw: RawRequest,
+    scheme: MacScheme = MacScheme.PAYMENT,
+    *,
+    stored_amount: int | None = None,
+    stored_currency: str | None = None,
+) -> list[str]:
+    """The strings the shop may have signed, built from the raw values it sent.
+
+    For inquire, fatchip-lib signs ``PayID**MID**``, the docs ``PayID*TransID*MID**`` and Spryker
+    signs the payment's Amount and Currency without sending them; pass the stored ones to accept
+    that form too.
+    """
+    if scheme is not MacScheme.INQUIRE and (stored_amount is not None or stored_currency):
+        raise ValueError("a stored Amount/Currency only applies to the inquire MAC")
+    fields = raw.fields
     mid = raw.merchant_id
-    return [
+    pay_id = fields.get("PayID", "")
+    trans_id = fields.get("TransID", "")
+    amount = fields.get("Amount", "")
+    currency = fields.get("Currency", "")
+    if scheme is MacScheme.PAYMENT:
+        return [request_mac_message("", trans_id, mid, amount, currency)]
+    if scheme is MacScheme.OPERATION:
+        return [request_mac_message(pay_id, trans_id, mid, amount, currency)]
+    messages = [
         request_mac_message(pay_id, trans_id, mid, "", ""),
         request_mac_message(pay_id, "", mid, "", ""),
-        request_mac_message(pay_id, trans_id, mid, stored_amount, stored_currency),
     ]
+    if stored_amount is not None and stored_currency:
+        messages.append(
+            request_mac_message(pay_id, trans_id, mid, str(stored_amount), stored_currency)
+        )
+    return messages
 
 
 def verify_request_mac(
-    raw: RawRequest, hmac_keys: Sequence[bytes], messages: Sequence[str] | None = None
+    raw: RawRequest,
+    hmac_keys: Sequence[bytes],
+    *,
+    scheme: MacScheme = MacScheme.PAYMENT,
+    stored_amount: int | None = None,
+    stored_currency: str | None = None,
 ) -> None:
-    given = raw.fields.get("MAC")
-    if not given:
+    """Raise unless the request's MAC matches under one of the merchant's HMAC passwords.
+
+    The expected MAC never appears in the error: it would let anyone forge requests.
+    """
+    given = raw.fields.get("MAC", "")
+    if not given.strip():
         raise PaygateError(Category.MISSING, "MAC", "MAC is missing")
-    if not mac_matches(given, hmac_keys, messages or mac_messages(raw)):
+    messages = request_mac_messages(
+        raw, scheme, stored_amount=stored_amount, stored_currency=stored_currency
+    )
+    if not mac_matches(given, hmac_keys, messages):
         raise PaygateError(
-            Category.INVALID, "MAC", "MAC does not match PayID*TransID*MerchantID*Amount*Currency"
+            Category.INVALID,
+            "MAC",
+            f"MAC does not match: HMAC-SHA256 with the HMAC password over {_SIGNED[scheme]}"
+            ", using the values exactly as sent",
         )

@@ -1,4 +1,15 @@
-"""Answers every client can parse: ``mid`` first, ``MAC`` last, space padding (§4.5, §12)."""
+"""Building the answers a shop parses: encrypted results, S2S bodies, plain errors (§4.5, §12).
+
+Why values are escaped: every client splits the inner text on ``&`` and most on every ``=``, so
+a literal ``&`` or ``=`` in any value (a UserData ``a=1&b=2``, a Description) would break the
+whole answer for everyone, not just that one value. Each ``&`` becomes ``%26`` and each ``=``
+becomes ``%3D``, in every value including UserData. That is the least lossy choice: clients that
+URL-decode the inner text (pretix, bnl's S2S path) get the original value back exactly, and the
+raw splitters get a readable escape instead of a corrupted answer. Dropping such a UserData
+would lose it silently; stripping the characters would lose it for everyone. ``+`` and ``%`` are
+left alone: raw clients then see the value unchanged, and decoding clients mangle it exactly as
+they would with the original Paygate (§9). The MAC covers the values as emitted.
+"""
 
 from __future__ import annotations
 
@@ -6,61 +17,95 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
 from adapter.paygate.blowfish import BlowfishCipher
-from adapter.paygate.fields import format_inner
+from adapter.paygate.fields import format_inner, is_parameter_name
 from adapter.paygate.mac import compute_mac, response_mac_message
 
-RESPONSE_ORDER = (
-    "mid", "PayID", "XID", "TransID", "refnr", "Type", "pt", "CodeExt", "ErrorText",
-    "Status", "Description", "Code", "UserData",
-    "AmountAuth", "AmountCap", "AmountCred", "Currency", "LastStatus",
-)  # fmt: skip
-_SPLITTERS = str.maketrans({"&": " ", "=": " "})
+# §12: the casing is load-bearing (pretix indexes ``mid``, fatchip-m2 ``refnr``).
+RESPONSE_ORDER: tuple[str, ...] = (
+    "mid",
+    "PayID",
+    "XID",
+    "TransID",
+    "refnr",
+    "Type",
+    "pt",
+    "CodeExt",
+    "ErrorText",
+    "Status",
+    "Description",
+    "Code",
+    "UserData",
+    "AmountAuth",
+    "AmountCap",
+    "AmountCred",
+    "Currency",
+    "LastStatus",
+)
+_CANONICAL = {name.lower(): name for name in (*RESPONSE_ORDER, "MAC")}
+# Outer parameters of our own that a Custom pair must not shadow in the shop's form parser.
+_ENVELOPE = frozenset({"len", "data", "merchantid"})
 
 
-def _clean(value: str) -> str:
-    # A literal '&' or '=' would split the value for every client (bnl and fatchip split on
-    # each '='), so they become spaces; '+' and '%' are echoed as the original does (§9).
-    return value.translate(_SPLITTERS)
-
-
-def ordered_fields(values: Mapping[str, str]) -> list[tuple[str, str]]:
-    known = [(key, values[key]) for key in RESPONSE_ORDER if key in values]
-    rest = [(k, v) for k, v in values.items() if k not in RESPONSE_ORDER and k != "MAC"]
-    return [(k, _clean(v)) for k, v in known + rest if v]
+def _escape(value: str) -> str:
+    return value.replace("&", "%26").replace("=", "%3D")
 
 
 def build_response_text(values: Mapping[str, str], hmac_key: bytes) -> str:
-    pairs = ordered_fields(values)
-    get = dict(pairs).get
+    """The inner text: §12 order, then other fields as given, empty values dropped, MAC last.
+
+    MAC is computed here over ``PayID*TransID*mid*Status*Code``. Passing a MAC, a known field in
+    another casing (``MID``) or a name that is not a parameter name is a programming error,
+    because the shop would not find the field or would split the answer apart.
+    """
+    for key in values:
+        canonical = _CANONICAL.get(key.lower())
+        if canonical == "MAC" or (canonical or key) != key or not is_parameter_name(key):
+            raise ValueError(
+                f"response field {key!r}: MAC is computed here, known fields use the §12 casing, "
+                "names are [A-Za-z0-9_.-]"
+            )
+    clean = {key: _escape(value) for key, value in values.items() if value}
+    ordered = [key for key in RESPONSE_ORDER if key in clean]
+    ordered += [key for key in clean if key not in RESPONSE_ORDER]
     message = response_mac_message(
-        get("PayID", ""), get("TransID", ""), get("mid", ""), get("Status", ""), get("Code", "")
+        *(clean.get(name, "") for name in ("PayID", "TransID", "mid", "Status", "Code"))
     )
-    return format_inner([*pairs, ("MAC", compute_mac(hmac_key, message))])
+    pairs = [(key, clean[key]) for key in ordered]
+    pairs.append(("MAC", compute_mac(hmac_key, message)))
+    return format_inner(pairs)
 
 
 def encrypt_response(
     values: Mapping[str, str], hmac_key: bytes, cipher: BlowfishCipher
 ) -> tuple[int, str]:
+    """``(Len, Data)`` of a result, space-padded and UPPER hex (what pretix requires)."""
     return cipher.encrypt(build_response_text(values, hmac_key))
 
 
 def s2s_body(length: int, data: str, extra: Sequence[tuple[str, str]] = ()) -> str:
-    """``Len=…&Data=…`` with no trailing newline (pretix breaks on one, §15)."""
+    """``Len=…&Data=…`` plus form-encoded extras; no trailing newline, which breaks pretix."""
     return urlencode([("Len", str(length)), ("Data", data), *extra])
 
 
 def plain_error_body(merchant_id: str, status: str, code: str, description: str) -> str:
-    """For an unknown MerchantID there is no key to encrypt with (§8)."""
-    return urlencode(
-        [("mid", merchant_id), ("Status", status), ("Code", code), ("Description", description)]
-    )
+    """The unencrypted answer for an unknown merchant: without keys nothing better exists (§8).
+
+    Empty values are left out, as in every other answer.
+    """
+    pairs = [("mid", merchant_id), ("Status", status), ("Code", code), ("Description", description)]
+    return urlencode([(key, value) for key, value in pairs if value])
 
 
 def custom_pairs(custom: str) -> list[tuple[str, str]]:
-    """``k1=v1|k2=v2`` → pairs returned in plain beside Data (§9)."""
-    pairs = []
+    """Custom ``k1=v1|k2=v2`` as the plain pairs Paygate returns outside Data (§9).
+
+    Empty pieces and pieces without a name are skipped; a piece without ``=`` becomes a name with
+    an empty value. Names that would shadow ``Len``, ``Data`` or ``MerchantID`` in the shop's form
+    parser are skipped, so a Custom value can never replace the encrypted result.
+    """
+    pairs: list[tuple[str, str]] = []
     for piece in custom.split("|"):
-        key, sep, value = piece.partition("=")
-        if sep and key:
+        key, _, value = piece.partition("=")
+        if key and key.lower() not in _ENVELOPE:
             pairs.append((key, value))
     return pairs

@@ -55,7 +55,7 @@ def test_unknown_merchant_gets_an_error_page(stack: Stack) -> None:
         ("odd_blocks", "20010003"),
         ("len_too_large", "20120002"),
         ("len_not_a_number", "20110002"),
-        ("wrong_blowfish_key", "40100004"),
+        ("wrong_blowfish_key", "20010003"),
         ("no_len", "40100002"),
     ],
 )
