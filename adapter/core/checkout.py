@@ -156,6 +156,15 @@ def _pay_order(
     )
 
 
+async def _left_unknown(ctx: Context, merchant: Merchant, payment: Payment) -> ShopDelivery:
+    """No definite pay answer: keep it UNKNOWN for reconciliation, tell the shop pending."""
+    await ctx.store.mark_open(
+        payment.pay_id, PaymentState.UNKNOWN, now=ctx.clock(), from_states=OPEN_STATES
+    )
+    stored = await ctx.store.get(payment.pay_id) or payment
+    return ctx.results.browser_delivery(merchant, stored, ctx.mapping.adapter("upstream_unknown"))
+
+
 async def _create_order(
     ctx: Context, merchant: Merchant, payment: Payment, request: PaymentRequest
 ) -> CheckoutOutcome:
@@ -172,12 +181,7 @@ async def _create_order(
         if reply is not None and reply.result.code not in RETRYABLE_CODES:
             break
         if time.monotonic() + 0.5 >= deadline:
-            await ctx.store.mark_open(
-                payment.pay_id, PaymentState.UNKNOWN, now=ctx.clock(), from_states=OPEN_STATES
-            )
-            pending = ctx.mapping.adapter("upstream_unknown")
-            stored = await ctx.store.get(payment.pay_id) or payment
-            return ctx.results.browser_delivery(merchant, stored, pending)
+            return await _left_unknown(ctx, merchant, payment)
         await asyncio.sleep(0.5)
     outcome = read_pay(reply)
     result = reply.result
@@ -192,13 +196,7 @@ async def _create_order(
         return ctx.results.browser_delivery(merchant, paid, ctx.results.outcome(paid))
     if not checkout_url:
         # Order created but no page to send the shopper to: wait for notify/inquiry.
-        await ctx.store.mark_open(
-            payment.pay_id, PaymentState.UNKNOWN, now=ctx.clock(), from_states=OPEN_STATES
-        )
-        stored = await ctx.store.get(payment.pay_id) or payment
-        return ctx.results.browser_delivery(
-            merchant, stored, ctx.mapping.adapter("upstream_unknown")
-        )
+        return await _left_unknown(ctx, merchant, payment)
     await ctx.store.mark_open(
         payment.pay_id,
         PaymentState.PENDING,
