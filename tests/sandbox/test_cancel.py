@@ -30,13 +30,15 @@ async def test_cancelling_a_paid_payment_reverses_it_without_a_notification(
     acqp: Acqp, sim: Sim, receiver: Receiver
 ) -> None:
     await acqp.paid("p1")
-    await sim.attempts_until(lambda log: len(log) == 1)
+    # Under load the first notify may be resent before its ack lands; count up to the ack.
+    await sim.attempts_until(lambda log: any(attempt["acked"] for attempt in log))
+    before = len(await sim.attempts())
     answer = await acqp.call("cancelPayment", {"paymentRequestId": "p1"})
     assert answer["pspId"]
     assert (await sim.payment("p1"))["state"] == "CANCELLED"
     await asyncio.sleep(0.1)
-    assert len(await sim.attempts()) == 1
-    assert len(receiver.deliveries) == 1
+    assert len(await sim.attempts()) == before
+    assert len(receiver.deliveries) == before
 
 
 async def test_a_repeated_cancel_gives_the_same_result(acqp: Acqp) -> None:
