@@ -83,6 +83,7 @@ class AlipayConnection:
     private_key: RSAPrivateKey = field(repr=False)
     alipay_public_key: RSAPublicKey = field(repr=False)
     key_version: str = "1"
+    timeout_seconds: float | None = None  # caps every call's timeout (default: 8 s, inquiry 5 s)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ class Settings:
     max_body_bytes: int = 65536
     reconcile_interval_seconds: float = 30.0  # how often open payments are inquired
     reconcile_after_seconds: float = 60.0  # how long a payment stays open before that
+    # How long a credit/reverse/inquire may retry Alipay+ before answering "pending".
+    operation_budget_seconds: float = 15.0
 
     def merchant(self, merchant_id: str) -> Merchant | None:
         return self.merchants.get(merchant_id)
@@ -185,10 +188,21 @@ def _read_alipay(reader: _Reader, data: Mapping[str, Any]) -> AlipayConnection |
             public_key = load_public_key(public.reveal())
         except (ValueError, TypeError):
             reader.problem(f"{path}alipay_public_key", "not an RSA public key (PEM or base64)")
+    timeout = data.get("timeout_seconds")
+    if timeout is not None and (
+        not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout <= 60
+    ):
+        reader.problem(f"{path}timeout_seconds", "must be a number of seconds from 0 to 60")
+        timeout = None
     if private_key is None or public_key is None:
         return None
     return AlipayConnection(
-        gateway_url.rstrip("/"), client_id, private_key, public_key, key_version
+        gateway_url.rstrip("/"),
+        client_id,
+        private_key,
+        public_key,
+        key_version,
+        None if timeout is None else float(timeout),
     )
 
 
@@ -289,7 +303,11 @@ def parse_settings(
         reader.problem("adapter.return_wait_seconds", "must be a number from 0 to 10")
         return_wait = 2.0
     intervals: dict[str, float] = {}
-    for key, default in (("reconcile_interval_seconds", 30.0), ("reconcile_after_seconds", 60.0)):
+    for key, default in (
+        ("reconcile_interval_seconds", 30.0),
+        ("reconcile_after_seconds", 60.0),
+        ("operation_budget_seconds", 15.0),
+    ):
         value = adapter.get(key, default)
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
             reader.problem(f"adapter.{key}", "must be a positive number of seconds")
@@ -319,6 +337,7 @@ def parse_settings(
         return_wait_seconds=float(return_wait),
         reconcile_interval_seconds=intervals["reconcile_interval_seconds"],
         reconcile_after_seconds=intervals["reconcile_after_seconds"],
+        operation_budget_seconds=intervals["operation_budget_seconds"],
     )
 
 

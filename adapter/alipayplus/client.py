@@ -51,6 +51,7 @@ class ClientSettings:
     alipay_public_key: RSAPublicKey = field(repr=False)
     key_version: str = "1"
     max_connections: int = 8  # a larger pool was slower under load (performance.md)
+    timeout_cap: float | None = None  # operators may shorten every call's timeout
 
 
 class AlipayPlusClient:
@@ -97,6 +98,8 @@ class AlipayPlusClient:
     ) -> Reply:
         """POST one signed request; raise :class:`UpstreamUnknown` unless the answer is sure."""
         seconds = api.timeout if timeout is None else timeout
+        if self.settings.timeout_cap is not None:
+            seconds = min(seconds, self.settings.timeout_cap)
         settings = self.settings
         raw_request = encode_body(body)
         headers = signed_headers(

@@ -27,6 +27,7 @@ from adapter.paygate.request import (
     outer_merchant_id,
     verify_request_mac,
 )
+from adapter.paygate.response import plain_description
 from adapter.paygate.validation import PaymentRequest, validate_payment_request
 from adapter.store.payments import DuplicateTransID
 
@@ -88,10 +89,7 @@ def _failure_delivery(
         "TransID": trans_id,
         "refnr": raw.fields.get("RefNr") or "",
         "Status": "FAILED",
-        "Description": error.reason.replace("&", "and")
-        .replace("=", " ")
-        .replace("+", " ")
-        .replace("%", " percent"),
+        "Description": plain_description(error.reason),
         "Code": code,
         "UserData": raw.fields.get("UserData") or "",
     }

@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 from adapter.alipayplus.client import AlipayPlusClient
 from adapter.config import Settings
 from adapter.core.clock import Clock, utc_now
+from adapter.core.locks import PaymentLocks
 from adapter.core.results import ResultBuilder
 from adapter.mapping import Mapping_
+from adapter.store.operations import OperationStore
 from adapter.store.payments import PaymentStore
+from adapter.store.replays import ReplayStore
 
 
 @dataclass
@@ -20,7 +23,10 @@ class Context:
     store: PaymentStore
     alipay: AlipayPlusClient
     results: ResultBuilder
+    operations: OperationStore
+    replays: ReplayStore
     clock: Clock = utc_now
+    locks: PaymentLocks = field(default_factory=PaymentLocks)
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
     def return_url(self, token: str) -> str:

@@ -63,3 +63,56 @@ class Payment:
     def payment_request_id(self) -> str:
         """Our Alipay+ paymentRequestId: derived from the row, so every retry reuses it."""
         return self.pay_id
+
+
+class OperationKind(StrEnum):
+    CREDIT = "credit"
+    REVERSE = "reverse"
+
+
+class OperationState(StrEnum):
+    PENDING = "PENDING"  # reserved, the upstream call is running
+    UNKNOWN = "UNKNOWN"  # no definite upstream answer yet; repeats and reconciliation retry
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"  # definitely did not happen
+
+    @property
+    def is_final(self) -> bool:
+        return self in (OperationState.SUCCESS, OperationState.FAILED)
+
+
+OPEN_OPERATION_STATES = frozenset({OperationState.PENDING, OperationState.UNKNOWN})
+
+
+@dataclass(frozen=True)
+class OperationDetails:
+    """Request values kept to echo in a repeated answer, and the refund reason to resend."""
+
+    ref_nr: str | None = None
+    user_data: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One credit or reversal of a payment: a Paygate step with its own XID."""
+
+    xid: str
+    pay_id: str
+    merchant_id: str
+    kind: OperationKind
+    trans_id: str
+    amount: int
+    currency: str
+    state: OperationState
+    details: OperationDetails
+    created_at: datetime
+    updated_at: datetime
+    req_id: str | None = None
+    result_code: str | None = None
+    alipay_id: str | None = None
+
+    @property
+    def refund_request_id(self) -> str:
+        """Our Alipay+ refundRequestId: the step's XID, so every retry reuses it."""
+        return self.xid

@@ -1,7 +1,8 @@
-"""Reconciliation: open payments are asked about with inquiryPayment until they are final.
+"""Reconciliation: open payments and steps are retried until Alipay+ answers definitely.
 
 A notify can be lost, and a pay can end without a definite answer; this loop makes sure the
-final state (and so the shop's one URLNotify) arrives anyway. Finalising is conditional on the
+final state (and so the shop's one URLNotify) arrives anyway. Credits and reversals left unknown
+are re-sent with their own request ids until they are definite. Finalising is conditional on the
 stored state, so several adapter processes running this loop cannot apply a result twice.
 """
 
@@ -9,12 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 
 from adapter.core.context import Context
+from adapter.core.locks import LockBusy
+from adapter.core.operations import settle
 from adapter.core.outcomes import refresh_from_inquiry
 
 log = logging.getLogger(__name__)
+
+STEP_ATTEMPT_SECONDS = 8.0  # Alipay+'s recommended timeout for refund and cancelPayment
 
 
 async def reconcile_once(ctx: Context) -> int:
@@ -31,10 +37,34 @@ async def reconcile_once(ctx: Context) -> int:
     return settled
 
 
+async def settle_open_steps(ctx: Context) -> int:
+    """Re-send every step open for longer than the grace period once; returns how many settled."""
+    cutoff = ctx.clock() - timedelta(seconds=ctx.settings.reconcile_after_seconds)
+    settled = 0
+    for step in await ctx.operations.open_older_than(cutoff):
+        payment = await ctx.store.get(step.pay_id)
+        if payment is None:
+            continue
+        try:
+            # A request working on this payment right now will settle the step itself.
+            async with ctx.locks.hold(step.pay_id, wait_seconds=0.05):
+                deadline = time.monotonic() + STEP_ATTEMPT_SECONDS
+                current = await settle(ctx, payment, step, deadline=deadline)
+        except LockBusy:
+            continue
+        if current.state.is_final:
+            settled += 1
+            log.info("reconciled %s xid=%s state=%s", step.kind, step.xid, current.state)
+        else:
+            await ctx.operations.touch(step.xid, now=ctx.clock())
+    return settled
+
+
 async def run_reconciler(ctx: Context) -> None:
     while True:
         await asyncio.sleep(ctx.settings.reconcile_interval_seconds)
         try:
             await reconcile_once(ctx)
+            await settle_open_steps(ctx)
         except Exception:
             log.exception("reconciliation pass failed")

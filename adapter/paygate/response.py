@@ -46,6 +46,11 @@ _CANONICAL = {name.lower(): name for name in (*RESPONSE_ORDER, "MAC")}
 _ENVELOPE = frozenset({"len", "data", "merchantid"})
 
 
+def plain_description(text: str) -> str:
+    """Free text made safe for a Description: no character that any client decodes or splits."""
+    return text.replace("&", "and").replace("=", " ").replace("+", " ").replace("%", " percent")
+
+
 def _escape(value: str) -> str:
     return value.replace("&", "%26").replace("=", "%3D")
 

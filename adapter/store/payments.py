@@ -51,6 +51,23 @@ def _payment(row: RowMapping) -> Payment:
     )
 
 
+async def queue_notification(
+    conn: AsyncConnection, pay_id: str, state: PaymentState, url: str, now: datetime
+) -> None:
+    """Queue the one shop notification of a final state, inside the caller's transaction."""
+    await conn.execute(
+        insert(notifications).values(
+            pay_id=pay_id,
+            final_state=state.value,
+            url=url,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
 def _notification(row: RowMapping) -> Notification:
     return Notification(
         id=row["id"],
@@ -161,24 +178,8 @@ class PaymentStore:
             if result.rowcount != 1:
                 return False
             if notify_url:
-                await self._queue_notification(conn, pay_id, state, notify_url, now)
+                await queue_notification(conn, pay_id, state, notify_url, now)
         return True
-
-    @staticmethod
-    async def _queue_notification(
-        conn: AsyncConnection, pay_id: str, state: PaymentState, url: str, now: datetime
-    ) -> None:
-        await conn.execute(
-            insert(notifications).values(
-                pay_id=pay_id,
-                final_state=state.value,
-                url=url,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
 
     async def claim_due_notifications(
         self, *, now: datetime, lease: timedelta, limit: int = 20

@@ -91,3 +91,47 @@ notify_attempts = Table(
     Column("error", Text),
     Column("duration_ms", Integer, nullable=False),
 )
+
+# One row per credit or reversal: its id is the step's XID, and for a credit also the Alipay+
+# refundRequestId, so every retry of the same step reuses it.
+operations = Table(
+    "operations",
+    metadata,
+    Column("xid", String(32), primary_key=True),
+    Column("pay_id", String(32), ForeignKey("payments.pay_id"), nullable=False),
+    Column("merchant_id", String(30), nullable=False),
+    Column("kind", String(16), nullable=False),  # credit | reverse
+    Column("trans_id", String(64), nullable=False),
+    Column("req_id", String(32)),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("state", String(16), nullable=False),  # PENDING | UNKNOWN | SUCCESS | FAILED
+    Column("result_code", String(64)),
+    Column("alipay_id", String(64)),  # refundId of a successful refund
+    Column("details", Text, nullable=False),  # JSON: RefNr, UserData, Reason to echo / send
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+Index("ix_operations_payment", operations.c.pay_id, operations.c.kind)
+Index("ix_operations_open", operations.c.state, operations.c.updated_at)
+Index(
+    "uq_operations_req_id",
+    operations.c.merchant_id,
+    operations.c.kind,
+    operations.c.req_id,
+    unique=True,
+)
+
+# The first finished S2S answer per (merchant, endpoint, ReqId), replayed byte for byte.
+request_replays = Table(
+    "request_replays",
+    metadata,
+    Column("merchant_id", String(30), primary_key=True),
+    Column("endpoint", String(16), primary_key=True),
+    Column("req_id", String(32), primary_key=True),
+    Column("fingerprint", String(128), nullable=False),
+    Column("state", String(16), nullable=False),  # running | done
+    Column("body", Text),
+    Column("lease_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+)

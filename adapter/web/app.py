@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -28,10 +28,14 @@ from adapter.core.outbox import OutboxWorker
 from adapter.core.reconcile import run_reconciler
 from adapter.core.results import ResultBuilder, ShopDelivery
 from adapter.core.returns import handle_return
+from adapter.core.s2s import handle_operation, plain_error
 from adapter.mapping import PROJECT_ROOT, Mapping_
 from adapter.paygate.errors import PaygateError
+from adapter.paygate.operations import Endpoint
 from adapter.store.db import create_engine, migrate
+from adapter.store.operations import OperationStore
 from adapter.store.payments import PaymentStore
+from adapter.store.replays import ReplayStore
 from adapter.web.params import read_body, read_params
 
 log = logging.getLogger(__name__)
@@ -90,6 +94,21 @@ async def checkout(request: Request) -> Response:
     if isinstance(outcome, ErrorPage):
         return error_page(request, outcome)
     return deliver(request, outcome)
+
+
+def operation_endpoint(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    """reverse.aspx, credit.aspx, inquire.aspx: always HTTP 200 with the answer as the body."""
+
+    async def handler(request: Request) -> Response:
+        ctx = _context(request)
+        try:
+            outer = await read_params(request, ctx.settings.max_body_bytes)
+        except PaygateError as error:
+            return Response(plain_error(ctx, "", error), media_type="text/plain")
+        body = await handle_operation(ctx, endpoint, outer)
+        return Response(body, media_type="text/plain")
+
+    return handler
 
 
 async def shopper_return(request: Request) -> Response:
@@ -157,6 +176,7 @@ def create_app(
                 private_key=settings.alipay.private_key,
                 alipay_public_key=settings.alipay.alipay_public_key,
                 key_version=settings.alipay.key_version,
+                timeout_cap=settings.alipay.timeout_seconds,
             ),
             transport=alipay_transport,
             clock=clock,
@@ -167,6 +187,8 @@ def create_app(
             store=PaymentStore(engine),
             alipay=client,
             results=ResultBuilder(mapping),
+            operations=OperationStore(engine),
+            replays=ReplayStore(engine),
             clock=clock,
         )
         worker = OutboxWorker(ctx, transport=notify_transport)
@@ -190,6 +212,10 @@ def create_app(
 
     routes = [
         Route("/alipayplus.aspx", checkout, methods=["GET", "POST"]),
+        *(
+            Route(f"/{endpoint.value}.aspx", operation_endpoint(endpoint), methods=["GET", "POST"])
+            for endpoint in Endpoint
+        ),
         Route("/alipayplus/return/{token}", shopper_return, methods=["GET", "POST"]),
         Route("/alipayplus/notify", alipay_notify, methods=["POST"]),
         Route("/healthz", health),

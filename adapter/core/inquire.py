@@ -1,0 +1,70 @@
+"""inquire.aspx: the payment's state, its amounts and its last step (seed page "Alipay+").
+
+Status follows the seed page for Alipay+: OK once paid, FAILED when failed or cancelled,
+AUTHORIZE_REQUEST while open. An open payment is asked about with inquiryPayment first, so a
+shop that polls inquire sees the final state even when the notify was lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adapter.core.context import Context
+from adapter.core.model import Operation, OperationKind, OperationState, Payment, PaymentState
+from adapter.core.outcomes import refresh_from_inquiry
+from adapter.mapping import PaygateResult
+
+
+@dataclass(frozen=True)
+class Inquiry:
+    payment: Payment
+    result: PaygateResult
+    amount_auth: int
+    amount_cap: int
+    amount_cred: int
+    last_status: str
+
+    def amount_fields(self) -> dict[str, str]:
+        """The inquire-only answer fields; amounts are digits, ``0`` when none (§8)."""
+        return {
+            "AmountAuth": str(self.amount_auth),
+            "AmountCap": str(self.amount_cap),
+            "AmountCred": str(self.amount_cred),
+            "Currency": self.payment.currency,
+            "LastStatus": self.last_status,
+        }
+
+
+def _step_status(op: Operation) -> str:
+    return "OK" if op.state is OperationState.SUCCESS else "FAILED"
+
+
+def summarise(ctx: Context, payment: Payment, steps: list[Operation]) -> Inquiry:
+    result = ctx.results.outcome(payment)
+    paid = payment.state is PaymentState.SUCCESS
+    credited = sum(
+        op.amount
+        for op in steps
+        if op.kind is OperationKind.CREDIT and op.state is OperationState.SUCCESS
+    )
+    finished = [op for op in steps if op.state.is_final]
+    last_status: str
+    if payment.state is PaymentState.CANCELLED or not finished:
+        # A cancelled payment is not paid, whatever step cancelled it.
+        last_status = result.status
+    else:
+        last_status = _step_status(finished[-1])
+    return Inquiry(
+        payment=payment,
+        result=result,
+        amount_auth=payment.amount if paid else 0,
+        amount_cap=payment.amount if paid else 0,
+        amount_cred=credited if paid else 0,
+        last_status=last_status,
+    )
+
+
+async def inquire(ctx: Context, payment: Payment) -> Inquiry:
+    if not payment.state.is_final:
+        payment = await refresh_from_inquiry(ctx, payment)
+    return summarise(ctx, payment, await ctx.operations.for_payment(payment.pay_id))

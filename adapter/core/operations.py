@@ -1,0 +1,210 @@
+"""credit.aspx and reverse.aspx: one Alipay+ refund or cancelPayment per Paygate step.
+
+Each step is stored before Alipay+ is asked, with the id every retry reuses (the step's XID as
+refundRequestId; the payment's paymentRequestId for a cancel). A step whose outcome stays
+unknown is never reported FAILED: it stays open, a repeat of the same request retries it, and
+the reconciler retries it until Alipay+ answers definitely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+from adapter.alipayplus.client import UpstreamUnknown
+from adapter.alipayplus.messages import read_refund
+from adapter.alipayplus.models import Amount, Reply
+from adapter.config import Merchant
+from adapter.core.context import Context
+from adapter.core.locks import LockBusy
+from adapter.core.model import (
+    Operation,
+    OperationDetails,
+    OperationKind,
+    OperationState,
+    Payment,
+)
+from adapter.mapping import PaygateResult
+from adapter.paygate.errors import Category
+from adapter.paygate.operations import Endpoint, OperationRequest
+from adapter.store.operations import Joined, Refusal, Reserved
+
+log = logging.getLogger(__name__)
+
+RETRY_PAUSE_SECONDS = 0.5
+MIN_ATTEMPT_SECONDS = 1.0
+# An F that does not prove the step did not happen: a refund with this id exists with other
+# values. Left open for an operator rather than reported as failed.
+UNCERTAIN_CODES = frozenset({"REPEAT_REQ_INCONSISTENT"})
+
+_KIND = {Endpoint.CREDIT: OperationKind.CREDIT, Endpoint.REVERSE: OperationKind.REVERSE}
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What to tell the shop: the step's XID (None when none was stored) and its result."""
+
+    xid: str | None
+    result: PaygateResult
+
+
+def step_result(ctx: Context, op: Operation) -> PaygateResult:
+    if op.state is OperationState.SUCCESS:
+        return ctx.mapping.alipay("SUCCESS", "S")
+    if op.state is OperationState.FAILED:
+        return ctx.mapping.alipay(op.result_code or "PROCESS_FAIL", "F")
+    return ctx.mapping.adapter("operation_pending")
+
+
+def _refused(ctx: Context, name: str) -> StepOutcome:
+    return StepOutcome(None, ctx.mapping.adapter(name))
+
+
+def _invalid(ctx: Context, parameter: str, description: str) -> StepOutcome:
+    code = ctx.mapping.error_code(Category.INVALID, parameter)
+    return StepOutcome(None, PaygateResult("FAILED", code, description))
+
+
+async def _attempt(ctx: Context, payment: Payment, op: Operation, timeout: float) -> Reply | None:
+    """One upstream call; None when its outcome is not definite."""
+    try:
+        if op.kind is OperationKind.CREDIT:
+            reply = await ctx.alipay.refund(
+                payment.payment_request_id,
+                op.refund_request_id,
+                Amount(op.currency, op.amount),
+                op.details.reason,
+                timeout=timeout,
+            )
+        else:
+            reply = await ctx.alipay.cancel_payment(payment.payment_request_id, timeout=timeout)
+    except UpstreamUnknown as exc:
+        log.warning("%s %s had no definite answer: %s", op.kind, op.xid, exc.reason)
+        return None
+    if reply.result.status == "U" or reply.result.code in UNCERTAIN_CODES:
+        log.warning("%s %s answered %s", op.kind, op.xid, reply.result.code)
+        return None
+    return reply
+
+
+async def _record(ctx: Context, payment: Payment, op: Operation, reply: Reply) -> None:
+    now = ctx.clock()
+    code = reply.result.code
+    succeeded = reply.result.status == "S"
+    if op.kind is OperationKind.CREDIT:
+        refund_id = read_refund(reply).refund_id if succeeded else None
+        state = OperationState.SUCCESS if succeeded else OperationState.FAILED
+        await ctx.operations.finish(op.xid, state, now=now, result_code=code, alipay_id=refund_id)
+    elif succeeded:
+        notify_url = payment.details.url_notify
+        if await ctx.operations.complete_reversal(
+            op, now=now, result_code=code, notify_url=notify_url
+        ):
+            ctx.outbox_wakeup.set()
+    else:
+        await ctx.operations.fail_reversal(op, now=now, result_code=code)
+
+
+async def settle(ctx: Context, payment: Payment, op: Operation, *, deadline: float) -> Operation:
+    """Ask Alipay+ until the step is definite or ``deadline`` (monotonic) passes; at least once."""
+    while True:
+        timeout = max(deadline - time.monotonic(), MIN_ATTEMPT_SECONDS)
+        reply = await _attempt(ctx, payment, op, timeout)
+        if reply is not None:
+            await _record(ctx, payment, op, reply)
+            break
+        if time.monotonic() + RETRY_PAUSE_SECONDS >= deadline:
+            await ctx.operations.mark_unknown(op.xid, now=ctx.clock())
+            break
+        await asyncio.sleep(RETRY_PAUSE_SECONDS)
+    return await ctx.operations.get(op.xid) or op
+
+
+async def _repeat_of(
+    ctx: Context, request: OperationRequest, payment: Payment, kind: OperationKind
+) -> Operation | None:
+    """The stored step this request repeats, if any.
+
+    With a ReqId, only the ReqId identifies a repeat (Spryker sends the order's TransID with a
+    fresh ReqId for every credit). Without one, a TransID of the step's own identifies it, when
+    the Amount is the same too; a TransID equal to the payment's names the order, not the step.
+    """
+    if request.req_id:
+        return await ctx.operations.by_req_id(payment.merchant_id, kind, request.req_id)
+    if request.trans_id is None or request.trans_id == payment.trans_id:
+        return None
+    found = await ctx.operations.by_trans_id(payment.pay_id, kind, request.trans_id)
+    return found if found is not None and found.amount == request.amount else None
+
+
+def _new_step(ctx: Context, request: OperationRequest, payment: Payment) -> Operation:
+    now = ctx.clock()
+    return Operation(
+        xid=secrets.token_hex(16),
+        pay_id=payment.pay_id,
+        merchant_id=payment.merchant_id,
+        kind=_KIND[request.endpoint],
+        trans_id=request.trans_id or payment.trans_id,
+        amount=request.amount or payment.amount,
+        currency=payment.currency,
+        state=OperationState.PENDING,
+        details=OperationDetails(
+            ref_nr=request.ref_nr, user_data=request.user_data, reason=request.reason
+        ),
+        created_at=now,
+        updated_at=now,
+        req_id=request.req_id,
+    )
+
+
+async def _reserve(
+    ctx: Context, request: OperationRequest, payment: Payment
+) -> Operation | StepOutcome:
+    kind = _KIND[request.endpoint]
+    existing = await _repeat_of(ctx, request, payment, kind)
+    if existing is not None:
+        if existing.pay_id != payment.pay_id or existing.amount != request.amount:
+            return _refused(ctx, "req_id_reused")
+        return existing
+    step = _new_step(ctx, request, payment)
+    if kind is OperationKind.CREDIT:
+        reservation = await ctx.operations.reserve_credit(step, paid=payment.amount)
+    else:
+        reservation = await ctx.operations.reserve_reversal(step)
+    if isinstance(reservation, Reserved | Joined):
+        return reservation.operation
+    if reservation is Refusal.DUPLICATE:
+        # A concurrent request with the same ReqId stored its step first: follow that one.
+        return await _reserve(ctx, request, payment)
+    if reservation is Refusal.EXCEEDS:
+        return StepOutcome(None, ctx.mapping.alipay("REFUND_AMOUNT_EXCEED", "F"))
+    if reservation is Refusal.HAS_CREDITS:
+        return _refused(ctx, "reversal_after_credit")
+    return _refused(ctx, "not_refundable" if kind is OperationKind.CREDIT else "not_reversible")
+
+
+async def run_step(
+    ctx: Context, merchant: Merchant, request: OperationRequest, payment: Payment
+) -> StepOutcome:
+    """Check the request against the payment, store the step and drive it to an outcome."""
+    if request.currency != payment.currency:
+        return _invalid(ctx, "Currency", "Currency differs from the payment")
+    if request.endpoint is Endpoint.REVERSE and request.amount != payment.amount:
+        # A reversal cancels the whole payment; a partial one does not exist at Alipay+.
+        return StepOutcome(None, ctx.mapping.adapter("amount_mismatch"))
+    budget = ctx.settings.operation_budget_seconds
+    deadline = time.monotonic() + budget
+    try:
+        async with ctx.locks.hold(payment.pay_id, wait_seconds=budget):
+            reserved = await _reserve(ctx, request, payment)
+            if isinstance(reserved, StepOutcome):
+                return reserved
+            step = reserved
+            if not step.state.is_final:
+                step = await settle(ctx, payment, step, deadline=deadline)
+    except LockBusy:
+        return _refused(ctx, "request_in_progress")
+    return StepOutcome(step.xid, step_result(ctx, step))

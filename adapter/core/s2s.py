@@ -1,0 +1,197 @@
+"""What reverse.aspx, credit.aspx and inquire.aspx share: the envelope, the answer, ReqId.
+
+Every answer to a known merchant is ``Len=…&Data=…`` (pretix raises on a body without Data),
+echoes the request's TransID, RefNr and UserData, and never carries an empty PayID (§15). A
+PayID of another merchant is answered exactly like an unknown one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from adapter.config import Merchant
+from adapter.core.context import Context
+from adapter.core.inquire import inquire
+from adapter.core.model import Payment
+from adapter.core.operations import run_step
+from adapter.mapping import PaygateResult
+from adapter.paygate.errors import Category, PaygateError
+from adapter.paygate.fields import Fields
+from adapter.paygate.operations import (
+    Echo,
+    Endpoint,
+    OperationRequest,
+    validate_operation_request,
+)
+from adapter.paygate.request import decode_request, outer_merchant_id, verify_request_mac
+from adapter.paygate.response import (
+    encrypt_response,
+    plain_description,
+    plain_error_body,
+    s2s_body,
+)
+from adapter.store.replays import Claimed, Finished, ReplayKey
+
+log = logging.getLogger(__name__)
+
+REPLAY_POLL_SECONDS = 0.05
+_PAY_ID = re.compile(r"[0-9A-Za-z]{32}")
+_NO_ECHO = Echo(pay_id="", trans_id="", ref_nr="", user_data="")
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: str
+    final: bool  # only a final answer is kept for ReqId replay
+
+
+def plain_error(ctx: Context, merchant_id: str, error: PaygateError) -> str:
+    """The answer when no merchant key is known: plain, as the original does (§8)."""
+    code = ctx.mapping.error_code(error.category, error.parameter)
+    return plain_error_body(merchant_id, "FAILED", code, plain_description(error.reason))
+
+
+def _encrypted(
+    ctx: Context,
+    merchant: Merchant,
+    echo: Echo,
+    result: PaygateResult,
+    *,
+    xid: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> Answer:
+    fields = {
+        "mid": merchant.merchant_id,
+        "PayID": echo.pay_id or secrets.token_hex(16),
+        "XID": xid or secrets.token_hex(16),
+        "TransID": echo.trans_id,
+        "refnr": echo.ref_nr,
+        "Status": result.status,
+        "Description": result.description,
+        "Code": result.code,
+        "UserData": echo.user_data,
+        **(extra or {}),
+    }
+    length, data = encrypt_response(
+        fields, merchant.signing_key.reveal_bytes(), ctx.results.cipher(merchant)
+    )
+    return Answer(s2s_body(length, data), final=not result.is_pending)
+
+
+def _refusal(ctx: Context, merchant: Merchant, echo: Echo, error: PaygateError) -> Answer:
+    code = ctx.mapping.error_code(error.category, error.parameter)
+    result = PaygateResult("FAILED", code, plain_description(error.reason))
+    return _encrypted(ctx, merchant, echo, result)
+
+
+async def _merchant_payment(ctx: Context, merchant: Merchant, pay_id: str) -> Payment | None:
+    if not _PAY_ID.fullmatch(pay_id):
+        return None
+    payment = await ctx.store.get(pay_id)
+    if payment is None or payment.merchant_id != merchant.merchant_id:
+        return None
+    return payment
+
+
+async def _answer(
+    ctx: Context,
+    merchant: Merchant,
+    request: OperationRequest,
+    echo: Echo,
+    payment: Payment | None,
+) -> Answer:
+    if payment is None:
+        return _encrypted(ctx, merchant, echo, ctx.mapping.adapter("unknown_payment"))
+    if request.endpoint is Endpoint.INQUIRE:
+        inquiry = await inquire(ctx, payment)
+        echo = replace(
+            echo,
+            trans_id=echo.trans_id or payment.trans_id,
+            ref_nr=echo.ref_nr or payment.details.ref_nr or "",
+        )
+        return _encrypted(
+            ctx, merchant, echo, inquiry.result, xid=payment.xid, extra=inquiry.amount_fields()
+        )
+    outcome = await run_step(ctx, merchant, request, payment)
+    return _encrypted(ctx, merchant, echo, outcome.result, xid=outcome.xid)
+
+
+async def _replayed(
+    ctx: Context,
+    merchant: Merchant,
+    request: OperationRequest,
+    echo: Echo,
+    payment: Payment | None,
+    req_id: str,
+) -> Answer:
+    """Run the request once per ReqId; repeats get the stored bytes or wait for the first."""
+    key = ReplayKey(merchant.merchant_id, request.endpoint.value, req_id)
+    budget = ctx.settings.operation_budget_seconds
+    lease = timedelta(seconds=2 * budget + 30)
+    give_up = time.monotonic() + budget
+    while True:
+        claim = await ctx.replays.claim(key, request.fingerprint, now=ctx.clock(), lease=lease)
+        if isinstance(claim, Claimed):
+            break
+        if claim.fingerprint != request.fingerprint:
+            return _encrypted(ctx, merchant, echo, ctx.mapping.adapter("req_id_reused"))
+        if isinstance(claim, Finished):
+            return Answer(claim.body, final=True)
+        if time.monotonic() >= give_up:
+            return _encrypted(ctx, merchant, echo, ctx.mapping.adapter("request_in_progress"))
+        await asyncio.sleep(REPLAY_POLL_SECONDS)
+    try:
+        answer = await _answer(ctx, merchant, request, echo, payment)
+    except BaseException:
+        await ctx.replays.release(key)
+        raise
+    if answer.final:
+        await ctx.replays.finish(key, answer.body)
+    else:
+        await ctx.replays.release(key)
+    return answer
+
+
+async def handle_operation(ctx: Context, endpoint: Endpoint, outer: Fields) -> str:
+    """The answer body for one S2S request."""
+    try:
+        merchant_id = outer_merchant_id(outer)
+    except PaygateError as error:
+        return plain_error(ctx, "", error)
+    merchant = ctx.settings.merchant(merchant_id)
+    if merchant is None:
+        unknown = PaygateError(Category.NOT_ALLOWED, "MerchantID", "MerchantID is not known")
+        return plain_error(ctx, merchant_id, unknown)
+    try:
+        raw = decode_request(outer, ctx.results.cipher(merchant))
+    except PaygateError as error:
+        return _refusal(ctx, merchant, _NO_ECHO, error).body
+    echo = Echo.of(raw.fields)
+    try:
+        payment = await _merchant_payment(ctx, merchant, echo.pay_id)
+        # Spryker signs the inquired payment's Amount and Currency without sending them.
+        signed = payment if endpoint is Endpoint.INQUIRE else None
+        try:
+            verify_request_mac(
+                raw,
+                [key.reveal_bytes() for key in merchant.hmac_keys],
+                scheme=endpoint.mac_scheme,
+                stored_amount=signed.amount if signed else None,
+                stored_currency=signed.currency if signed else None,
+            )
+            request = validate_operation_request(raw, endpoint)
+        except PaygateError as error:
+            return _refusal(ctx, merchant, echo, error).body
+        if request.req_id is None:
+            return (await _answer(ctx, merchant, request, echo, payment)).body
+        return (await _replayed(ctx, merchant, request, echo, payment, request.req_id)).body
+    except Exception:
+        # Whatever broke, a step may have been stored: never FAILED, the repeat tells.
+        log.exception("%s for merchant %s failed", endpoint.value, merchant.merchant_id)
+        return _encrypted(ctx, merchant, echo, ctx.mapping.adapter("operation_pending")).body

@@ -1,0 +1,126 @@
+"""The request rules of the server-to-server endpoints (paygate.md §8, §9; seed page "Alipay+").
+
+``reverse.aspx`` and ``credit.aspx`` carry PayID, TransID, Amount and Currency; ``inquire.aspx``
+only PayID (TransID is optional there, and fatchip-lib leaves it out). Everything else is
+optional, because pretix's credit sends nothing more (§15). The first broken rule is reported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from adapter.paygate.errors import Category, PaygateError
+from adapter.paygate.fields import Fields
+from adapter.paygate.request import MacScheme, RawRequest
+from adapter.paygate.validation import (
+    check_currency,
+    check_length,
+    check_pay_id,
+    parse_amount,
+    require,
+)
+
+_CONTROL = re.compile(r"[\x00-\x1f]")
+_DOCUMENTED = {
+    name.lower(): name
+    for name in ("PayID", "TransID", "Amount", "Currency", "RefNr", "UserData", "ReqId", "Reason")
+}
+
+
+class Endpoint(StrEnum):
+    REVERSE = "reverse"
+    CREDIT = "credit"
+    INQUIRE = "inquire"
+
+    @property
+    def mac_scheme(self) -> MacScheme:
+        return MacScheme.INQUIRE if self is Endpoint.INQUIRE else MacScheme.OPERATION
+
+    @property
+    def moves_money(self) -> bool:
+        return self is not Endpoint.INQUIRE
+
+
+@dataclass(frozen=True)
+class Echo:
+    """What every answer repeats from the request, valid or not (seed page, §13 item 9)."""
+
+    pay_id: str
+    trans_id: str
+    ref_nr: str
+    user_data: str
+
+    @classmethod
+    def of(cls, fields: Fields) -> Echo:
+        return cls(
+            pay_id=fields.get("PayID", ""),
+            trans_id=fields.get("TransID", ""),
+            ref_nr=fields.get("RefNr", ""),
+            user_data=fields.get("UserData", ""),
+        )
+
+
+@dataclass(frozen=True)
+class OperationRequest:
+    """A checked S2S request; ``amount`` and ``currency`` are None only for inquire."""
+
+    endpoint: Endpoint
+    pay_id: str
+    trans_id: str | None
+    amount: int | None
+    currency: str | None
+    ref_nr: str | None
+    user_data: str | None
+    req_id: str | None
+    reason: str | None
+
+    @property
+    def fingerprint(self) -> str:
+        """What a repeat with the same ReqId must not change (§9 ReqId)."""
+        return f"{self.pay_id}|{self.amount or ''}|{self.currency or ''}"
+
+
+def _optional(fields: Fields, name: str, max_len: int) -> str | None:
+    value = fields.get(name) or None
+    if value is not None:
+        check_length(name, value, max_len)
+    return value
+
+
+def _trans_id(fields: Fields, *, mandatory: bool) -> str | None:
+    trans_id = require(fields, "TransID") if mandatory else (fields.get("TransID") or None)
+    if trans_id is None:
+        return None
+    check_length("TransID", trans_id, 64)
+    if "&" in trans_id or "=" in trans_id:
+        # Echoed in the answer and covered by its MAC: it could not come back unchanged.
+        raise PaygateError(Category.FORMAT, "TransID", "TransID must not contain '&' or '='")
+    return trans_id
+
+
+def validate_operation_request(raw: RawRequest, endpoint: Endpoint) -> OperationRequest:
+    """Check a reverse/credit/inquire request and return its typed values."""
+    fields = raw.fields
+    pay_id = check_pay_id(require(fields, "PayID"))
+    trans_id = _trans_id(fields, mandatory=endpoint.moves_money)
+    amount = currency = None
+    if endpoint.moves_money:
+        amount = parse_amount(require(fields, "Amount"))
+        currency = check_currency(require(fields, "Currency"))
+    for key, value in fields.items():
+        if _CONTROL.search(value):
+            name = _DOCUMENTED.get(key.lower(), key)
+            raise PaygateError(Category.FORMAT, name, f"{name} contains control characters")
+    return OperationRequest(
+        endpoint=endpoint,
+        pay_id=pay_id,
+        trans_id=trans_id,
+        amount=amount,
+        currency=currency,
+        ref_nr=_optional(fields, "RefNr", 40),
+        user_data=_optional(fields, "UserData", 1024),
+        req_id=_optional(fields, "ReqId", 32),
+        reason=_optional(fields, "Reason", 256) if endpoint is Endpoint.CREDIT else None,
+    )

@@ -1,0 +1,350 @@
+"""Queries on credits and reversals, and the money rules that must hold across processes.
+
+Every reservation starts by writing the payment's row (a no-op update). On PostgreSQL that takes
+the row lock, so reservations for one payment run one after the other and each sees the others'
+committed rows; on SQLite the first write takes the database write lock for the rest of the
+transaction. Either way no two credits can both see room for themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapter.core.model import (
+    OPEN_OPERATION_STATES,
+    OPEN_STATES,
+    Operation,
+    OperationDetails,
+    OperationKind,
+    OperationState,
+    PaymentState,
+)
+from adapter.store.payments import queue_notification
+from adapter.store.tables import operations, payments
+
+# Credits that count against the paid amount: done ones and those that may still happen.
+_COUNTED = [s.value for s in (*OPEN_OPERATION_STATES, OperationState.SUCCESS)]
+_OPEN = [s.value for s in OPEN_OPERATION_STATES]
+
+
+class Refusal(StrEnum):
+    """Why a step was not reserved; nothing was written then."""
+
+    NOT_ALLOWED = "not_allowed"  # the payment's state does not allow this step
+    EXCEEDS = "exceeds"  # the credit would take more than was paid
+    HAS_CREDITS = "has_credits"  # a reversal after credits would return money twice
+    DUPLICATE = "duplicate"  # another step already uses this ReqId
+
+
+@dataclass(frozen=True)
+class Reserved:
+    operation: Operation
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A reversal is already open for the payment: the new request follows that one."""
+
+    operation: Operation
+
+
+Reservation = Reserved | Joined | Refusal
+
+
+def _operation(row: RowMapping) -> Operation:
+    return Operation(
+        xid=row["xid"],
+        pay_id=row["pay_id"],
+        merchant_id=row["merchant_id"],
+        kind=OperationKind(row["kind"]),
+        trans_id=row["trans_id"],
+        amount=int(row["amount"]),
+        currency=row["currency"],
+        state=OperationState(row["state"]),
+        details=OperationDetails(**json.loads(row["details"])),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        req_id=row["req_id"],
+        result_code=row["result_code"],
+        alipay_id=row["alipay_id"],
+    )
+
+
+def _values(op: Operation) -> dict[str, object]:
+    return {
+        "xid": op.xid,
+        "pay_id": op.pay_id,
+        "merchant_id": op.merchant_id,
+        "kind": op.kind.value,
+        "trans_id": op.trans_id,
+        "req_id": op.req_id,
+        "amount": op.amount,
+        "currency": op.currency,
+        "state": op.state.value,
+        "details": json.dumps(dataclasses.asdict(op.details), separators=(",", ":")),
+        "created_at": op.created_at,
+        "updated_at": op.updated_at,
+    }
+
+
+async def _lock_payment(conn: AsyncConnection, pay_id: str, states: list[str]) -> bool:
+    """Take the payment's lock (see the module docstring); False unless it is in ``states``."""
+    result = await conn.execute(
+        update(payments)
+        .where(payments.c.pay_id == pay_id, payments.c.state.in_(states))
+        .values(updated_at=payments.c.updated_at)
+    )
+    return result.rowcount == 1
+
+
+class OperationStore:
+    """All credit/reversal persistence; each method is one transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def reserve_credit(self, op: Operation, *, paid: int) -> Reservation:
+        """Insert the credit unless the payment is not SUCCESS or it would exceed ``paid``."""
+        try:
+            async with self.engine.begin() as conn:
+                if not await _lock_payment(conn, op.pay_id, [PaymentState.SUCCESS.value]):
+                    return Refusal.NOT_ALLOWED
+                cancel_requested = (
+                    await conn.execute(
+                        select(payments.c.cancel_requested).where(payments.c.pay_id == op.pay_id)
+                    )
+                ).scalar_one()
+                if cancel_requested:
+                    return Refusal.NOT_ALLOWED
+                taken = (
+                    await conn.execute(
+                        select(func.coalesce(func.sum(operations.c.amount), 0)).where(
+                            operations.c.pay_id == op.pay_id,
+                            operations.c.kind == OperationKind.CREDIT.value,
+                            operations.c.state.in_(_COUNTED),
+                        )
+                    )
+                ).scalar_one()
+                if int(taken) + op.amount > paid:
+                    return Refusal.EXCEEDS
+                await conn.execute(insert(operations).values(**_values(op)))
+        except IntegrityError:
+            return Refusal.DUPLICATE
+        return Reserved(op)
+
+    async def reserve_reversal(self, op: Operation) -> Reservation:
+        """Mark the payment cancel-requested and insert the reversal, or join an open one."""
+        reversible = [s.value for s in (*OPEN_STATES, PaymentState.SUCCESS)]
+        try:
+            async with self.engine.begin() as conn:
+                if not await _lock_payment(conn, op.pay_id, reversible):
+                    return Refusal.NOT_ALLOWED
+                rows = (
+                    (
+                        await conn.execute(
+                            select(operations).where(
+                                operations.c.pay_id == op.pay_id,
+                                operations.c.state.in_(_COUNTED),
+                            )
+                        )
+                    )
+                    .mappings()
+                    .all()
+                )
+                steps = [_operation(row) for row in rows]
+                if any(step.kind is OperationKind.CREDIT for step in steps):
+                    return Refusal.HAS_CREDITS
+                for step in steps:
+                    if step.kind is OperationKind.REVERSE and not step.state.is_final:
+                        return Joined(step)
+                await conn.execute(
+                    update(payments)
+                    .where(payments.c.pay_id == op.pay_id)
+                    .values(cancel_requested=True, updated_at=op.created_at)
+                )
+                await conn.execute(insert(operations).values(**_values(op)))
+        except IntegrityError:
+            return Refusal.DUPLICATE
+        return Reserved(op)
+
+    async def get(self, xid: str) -> Operation | None:
+        async with self.engine.connect() as conn:
+            row = (
+                (await conn.execute(select(operations).where(operations.c.xid == xid)))
+                .mappings()
+                .first()
+            )
+        return _operation(row) if row else None
+
+    async def by_req_id(
+        self, merchant_id: str, kind: OperationKind, req_id: str
+    ) -> Operation | None:
+        async with self.engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(operations).where(
+                            operations.c.merchant_id == merchant_id,
+                            operations.c.kind == kind.value,
+                            operations.c.req_id == req_id,
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return _operation(row) if row else None
+
+    async def by_trans_id(
+        self, pay_id: str, kind: OperationKind, trans_id: str
+    ) -> Operation | None:
+        """The newest step of this kind on the payment that the shop gave this TransID."""
+        async with self.engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(operations)
+                        .where(
+                            operations.c.pay_id == pay_id,
+                            operations.c.kind == kind.value,
+                            operations.c.trans_id == trans_id,
+                        )
+                        .order_by(operations.c.created_at.desc())
+                        .limit(1)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return _operation(row) if row else None
+
+    async def for_payment(self, pay_id: str) -> list[Operation]:
+        async with self.engine.connect() as conn:
+            rows = (
+                (
+                    await conn.execute(
+                        select(operations)
+                        .where(operations.c.pay_id == pay_id)
+                        .order_by(operations.c.created_at, operations.c.xid)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        return [_operation(row) for row in rows]
+
+    async def mark_unknown(self, xid: str, *, now: datetime) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(operations)
+                .where(operations.c.xid == xid, operations.c.state.in_(_OPEN))
+                .values(state=OperationState.UNKNOWN.value, updated_at=now)
+            )
+
+    async def finish(
+        self,
+        xid: str,
+        state: OperationState,
+        *,
+        now: datetime,
+        result_code: str,
+        alipay_id: str | None = None,
+    ) -> bool:
+        """Record a credit's final state; False if it was already final (nothing written)."""
+        async with self.engine.begin() as conn:
+            return await self._finish(conn, xid, state, now, result_code, alipay_id)
+
+    @staticmethod
+    async def _finish(
+        conn: AsyncConnection,
+        xid: str,
+        state: OperationState,
+        now: datetime,
+        result_code: str,
+        alipay_id: str | None = None,
+    ) -> bool:
+        result = await conn.execute(
+            update(operations)
+            .where(operations.c.xid == xid, operations.c.state.in_(_OPEN))
+            .values(state=state.value, result_code=result_code, alipay_id=alipay_id, updated_at=now)
+        )
+        return result.rowcount == 1
+
+    async def complete_reversal(
+        self, op: Operation, *, now: datetime, result_code: str, notify_url: str | None
+    ) -> bool:
+        """The cancel succeeded: the payment ends CANCELLED.
+
+        An open payment reaches its first final state here, so the shop gets its one URLNotify.
+        A paid one was already notified as paid; the shop asked for the reversal and has the
+        answer, so no second notify contradicts the first.
+        """
+        async with self.engine.begin() as conn:
+            if not await self._finish(conn, op.xid, OperationState.SUCCESS, now, result_code):
+                return False
+            from_open = await conn.execute(
+                update(payments)
+                .where(
+                    payments.c.pay_id == op.pay_id,
+                    payments.c.state.in_([s.value for s in OPEN_STATES]),
+                )
+                .values(state=PaymentState.CANCELLED.value, result_code=result_code, updated_at=now)
+            )
+            if from_open.rowcount == 1:
+                if notify_url:
+                    cancelled = PaymentState.CANCELLED
+                    await queue_notification(conn, op.pay_id, cancelled, notify_url, now)
+                return True
+            await conn.execute(
+                update(payments)
+                .where(
+                    payments.c.pay_id == op.pay_id,
+                    payments.c.state == PaymentState.SUCCESS.value,
+                )
+                .values(state=PaymentState.CANCELLED.value, updated_at=now)
+            )
+        return True
+
+    async def fail_reversal(self, op: Operation, *, now: datetime, result_code: str) -> bool:
+        """The cancel definitely did not happen: the payment may go on as before."""
+        async with self.engine.begin() as conn:
+            if not await self._finish(conn, op.xid, OperationState.FAILED, now, result_code):
+                return False
+            await conn.execute(
+                update(payments)
+                .where(payments.c.pay_id == op.pay_id)
+                .values(cancel_requested=False, updated_at=now)
+            )
+        return True
+
+    async def open_older_than(self, cutoff: datetime, limit: int = 50) -> list[Operation]:
+        async with self.engine.connect() as conn:
+            rows = (
+                (
+                    await conn.execute(
+                        select(operations)
+                        .where(operations.c.state.in_(_OPEN), operations.c.updated_at < cutoff)
+                        .order_by(operations.c.updated_at)
+                        .limit(limit)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        return [_operation(row) for row in rows]
+
+    async def touch(self, xid: str, *, now: datetime) -> None:
+        """Push an open step to the back of the reconciliation queue."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(operations).where(operations.c.xid == xid).values(updated_at=now)
+            )
