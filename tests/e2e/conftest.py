@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +25,7 @@ from adapter.sandbox.config import SandboxClient, SandboxConfig
 from adapter.store.db import create_engine
 from adapter.store.tables import payments
 from adapter.web.app import create_app
+from tests.support.s2s import S2SClient
 from tests.support.servers import free_port, serve
 from tests.support.shop import Received, ShopKeys, create_test_shop
 
@@ -37,6 +40,7 @@ class Stack:
     shop: ShopKeys
     received: Received
     settings: Settings
+    other_shop: ShopKeys  # a second merchant of the same adapter
 
     def payment_fields(self, trans_id: str, amount: str = "1250", **extra: str) -> dict[str, str]:
         fields = {
@@ -82,9 +86,56 @@ class Stack:
         """Call the sandbox's test-control API."""
         url = f"{self.sandbox_url}/_sim/{path}"
         response = httpx.post(url, json=payload or {}) if payload is not None else httpx.get(url)
-        assert response.status_code == 200, response.text
+        assert response.status_code in (200, 201), response.text
         result: dict[str, object] = response.json()
         return result
+
+    def _read_payment(self, column: str, where: object) -> str | None:
+        async def read() -> str | None:
+            engine = create_engine(self.settings.database_url)
+            async with engine.connect() as conn:
+                value = (
+                    await conn.execute(select(payments.c[column]).where(where))  # type: ignore[arg-type]
+                ).scalar_one_or_none()
+            await engine.dispose()
+            return None if value is None else str(value)
+
+        return asyncio.run(read())
+
+    def pay_id_for(self, trans_id: str) -> str:
+        pay_id = self._read_payment("pay_id", payments.c.trans_id == trans_id)
+        assert pay_id is not None, f"no payment with TransID {trans_id}"
+        return pay_id
+
+    def state_of(self, pay_id: str) -> str:
+        state = self._read_payment("state", payments.c.pay_id == pay_id)
+        assert state is not None
+        return state
+
+    def wait_for_state(self, pay_id: str, state: str, seconds: float = 5.0) -> None:
+        deadline = time.monotonic() + seconds
+        while self.state_of(pay_id) != state:
+            assert time.monotonic() < deadline, f"{pay_id} is {self.state_of(pay_id)}, not {state}"
+            time.sleep(0.02)
+
+    def open_payment(self, trans_id: str, amount: str = "10000") -> str:
+        """A payment waiting for the shopper at the Alipay+ checkout; returns its PayID."""
+        response = httpx.post(
+            f"{self.adapter_url}/alipayplus.aspx",
+            data=self.shop.request(self.payment_fields(trans_id, amount)),
+        )
+        assert response.status_code == 303, response.text
+        return self.pay_id_for(trans_id)
+
+    def paid_payment(self, trans_id: str, amount: str = "10000") -> str:
+        """A payment the shopper paid, known as SUCCESS by the adapter (by notify)."""
+        pay_id = self.open_payment(trans_id, amount)
+        self.sim(f"payments/{pay_id}/complete", {"status": "S"})
+        self.wait_for_state(pay_id, "SUCCESS")
+        return pay_id
+
+    def ledger(self, pay_id: str) -> dict[str, Any]:
+        return self.sim(f"payments/{pay_id}")
 
     def return_tokens(self) -> list[str]:
         serializer = URLSafeSerializer(self.settings.token_secret.reveal(), salt="return")
@@ -99,12 +150,20 @@ def test_shop_factory(received: Received) -> ShopFactory:
 
 
 @contextmanager
-def running_stack(tmp_path: Path, make_shop: ShopFactory, received: Received) -> Iterator[Stack]:
+def running_stack(
+    tmp_path: Path,
+    make_shop: ShopFactory,
+    received: Received,
+    *,
+    adapter_settings: dict[str, object] | None = None,
+    alipay_settings: dict[str, object] | None = None,
+) -> Iterator[Stack]:
     """Sandbox, shop and adapter as uvicorn servers on free loopback ports."""
     acqp, alipay = generate_private_key(), generate_private_key()
     (tmp_path / "acqp.pem").write_text(private_key_pem(acqp))
     (tmp_path / "alipay.pub.pem").write_text(public_key_pem(alipay.public_key()))
     shop = ShopKeys("TestShop", secrets.token_hex(16), secrets.token_hex(8))
+    other_shop = ShopKeys("OtherShop", secrets.token_hex(16), secrets.token_hex(8))
     adapter_port, sandbox_port, shop_port = free_port(), free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     settings = parse_settings(
@@ -116,12 +175,14 @@ def running_stack(tmp_path: Path, make_shop: ShopFactory, received: Received) ->
                 "return_wait_seconds": 1,
                 "reconcile_interval_seconds": 0.2,
                 "reconcile_after_seconds": 0.5,
+                **(adapter_settings or {}),
             },
             "alipayplus": {
                 "gateway_url": sandbox_url,
                 "client_id": CLIENT_ID,
                 "private_key": {"file": "acqp.pem"},
                 "alipay_public_key": {"file": "alipay.pub.pem"},
+                **(alipay_settings or {}),
             },
             "merchants": [
                 {
@@ -137,7 +198,21 @@ def running_stack(tmp_path: Path, make_shop: ShopFactory, received: Received) ->
                         "name": "Test Shop",
                         "region": "DE",
                     },
-                }
+                },
+                {
+                    "merchant_id": other_shop.merchant_id,
+                    "hmac_keys": [other_shop.hmac_key],
+                    "blowfish_key": other_shop.blowfish_key,
+                    "allowed_hosts": [f"127.0.0.1:{shop_port}"],
+                    "allow_http": True,
+                    "allow_private_targets": True,
+                    "alipay": {
+                        "reference_merchant_id": "M-2",
+                        "mcc": "5732",
+                        "name": "Other Shop",
+                        "region": "DE",
+                    },
+                },
             ],
         },
         base_dir=tmp_path,
@@ -163,7 +238,28 @@ def running_stack(tmp_path: Path, make_shop: ShopFactory, received: Received) ->
         serve(shop_app, shop_port) as shop_url,
         serve(create_app(settings, load_mapping()), adapter_port),
     ):
-        yield Stack(adapter_url, sandbox_url, shop_url, shop, received, settings)
+        yield Stack(adapter_url, sandbox_url, shop_url, shop, received, settings, other_shop)
+
+
+@pytest.fixture(scope="package")
+def s2s_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One stack for the S2S tests: short budgets so upstream trouble is quick to script."""
+    received = Received()
+    with running_stack(
+        tmp_path_factory.mktemp("s2s"),
+        test_shop_factory(received),
+        received,
+        adapter_settings={"operation_budget_seconds": 3},
+        alipay_settings={"timeout_seconds": 1},
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def s2s(s2s_stack: Stack) -> Iterator[S2SClient]:
+    with httpx.Client(timeout=30) as http:
+        yield S2SClient(s2s_stack.shop, s2s_stack.adapter_url, http)
+    httpx.delete(f"{s2s_stack.sandbox_url}/_sim/faults")  # a test's leftover faults end with it
 
 
 @pytest.fixture
