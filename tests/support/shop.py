@@ -66,7 +66,11 @@ class ShopKeys:
         expected = compute_mac(
             self.hmac_key.encode(),
             response_mac_message(
-                fields["PayID"], fields["TransID"], fields["mid"], fields["Status"], fields["Code"]
+                fields["PayID"],
+                fields.get("TransID", ""),
+                fields["mid"],
+                fields["Status"],
+                fields["Code"],
             ),
         )
         assert fields["MAC"] == expected, "response MAC does not verify"
