@@ -90,6 +90,9 @@ class Stack:
         result: dict[str, object] = response.json()
         return result
 
+    def clear_faults(self) -> None:
+        httpx.delete(f"{self.sandbox_url}/_sim/faults").raise_for_status()
+
     def _read_payment(self, column: str, where: object) -> str | None:
         async def read() -> str | None:
             engine = create_engine(self.settings.database_url)
@@ -259,7 +262,7 @@ def s2s_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def s2s(s2s_stack: Stack) -> Iterator[S2SClient]:
     with httpx.Client(timeout=30) as http:
         yield S2SClient(s2s_stack.shop, s2s_stack.adapter_url, http)
-    httpx.delete(f"{s2s_stack.sandbox_url}/_sim/faults")  # a test's leftover faults end with it
+    s2s_stack.clear_faults()  # a test's leftover faults end with it
 
 
 @pytest.fixture
