@@ -45,8 +45,10 @@ def test_partial_credits_up_to_exactly_the_amount_then_one_cent_over_is_refused(
     s2s_stack: Stack, s2s: S2SClient
 ) -> None:
     pay_id = s2s_stack.paid_payment("CR-PART", "1000")
-    codes = [credit(s2s, pay_id, f"CR-PART-R{i}", amount)["Code"] for i, amount in
-             enumerate(["300", "300", "400"])]  # fmt: skip
+    codes = [
+        credit(s2s, pay_id, f"CR-PART-R{i}", amount)["Code"]
+        for i, amount in enumerate(["300", "300", "400"])
+    ]
     assert codes == ["00000000"] * 3
     calls_before = s2s_stack.sim("calls")["by_api"].get("refund", 0)  # type: ignore[attr-defined]
     over = credit(s2s, pay_id, "CR-PART-R3", "1")

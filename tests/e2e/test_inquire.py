@@ -30,15 +30,25 @@ def test_inquire_of_a_paid_payment_reports_it_captured(s2s_stack: Stack, s2s: S2
     )
     assert amounts(answer) == ("4200", "4200", "0", "EUR", "OK")
     assert (answer["PayID"], answer["TransID"], answer["refnr"]) == (pay_id, "IQ-PAID", "R-IQ-PAID")
-    assert list(answer)[-6:] == ["AmountAuth", "AmountCap", "AmountCred", "Currency",
-                                 "LastStatus", "MAC"]  # fmt: skip
+    assert list(answer)[-6:] == [
+        "AmountAuth",
+        "AmountCap",
+        "AmountCred",
+        "Currency",
+        "LastStatus",
+        "MAC",
+    ]
 
 
 def test_inquire_counts_successful_credits(s2s_stack: Stack, s2s: S2SClient) -> None:
     pay_id = s2s_stack.paid_payment("IQ-CRED", "4200")
     for index, amount in enumerate(["1000", "200"]):
-        credit = {"PayID": pay_id, "TransID": f"IQ-CRED-{index}", "Amount": amount,
-                  "Currency": "EUR"}  # fmt: skip
+        credit = {
+            "PayID": pay_id,
+            "TransID": f"IQ-CRED-{index}",
+            "Amount": amount,
+            "Currency": "EUR",
+        }
         assert s2s.call("credit", credit)["Code"] == "00000000"
     assert amounts(inquire(s2s, pay_id)) == ("4200", "4200", "1200", "EUR", "OK")
 
@@ -102,9 +112,13 @@ def test_inquire_accepts_each_mac_variant_clients_sign(
         "PayID*TransID*MID**": {"PayID": pay_id, "TransID": trans_id},
         "PayID**MID**": {"PayID": pay_id},
         # Spryker signs the payment's Amount and Currency but does not send them.
-        "PayID*TransID*MID*Amount*Currency": {"PayID": pay_id, "TransID": trans_id,
-                                              "Amount": "4200", "Currency": "EUR"},
-    }[variant]  # fmt: skip
+        "PayID*TransID*MID*Amount*Currency": {
+            "PayID": pay_id,
+            "TransID": trans_id,
+            "Amount": "4200",
+            "Currency": "EUR",
+        },
+    }[variant]
     if variant == "PayID**MID**":
         fields = {"PayID": pay_id}  # fatchip-lib sends only the PayID
     answer = s2s.call("inquire", fields, signed=signed)

@@ -95,9 +95,15 @@ def test_wrong_mac_is_refused_encrypted(s2s_stack: Stack, s2s: S2SClient, endpoi
 @pytest.mark.parametrize("endpoint", ["credit", "reverse"])
 @pytest.mark.parametrize(
     ("amount", "code"),
-    [("-700", "20110007"), ("7.00", "20110007"), ("abc", "20110007"), ("0", "20110007"),
-     ("", "40100007"), ("12345678901", "20140007")],
-)  # fmt: skip
+    [
+        ("-700", "20110007"),
+        ("7.00", "20110007"),
+        ("abc", "20110007"),
+        ("0", "20110007"),
+        ("", "40100007"),
+        ("12345678901", "20140007"),
+    ],
+)
 def test_bad_amounts_are_refused(
     s2s_stack: Stack, s2s: S2SClient, endpoint: str, amount: str, code: str
 ) -> None:
