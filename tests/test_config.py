@@ -94,3 +94,41 @@ def test_check_config_exits_1_and_names_the_problem(
     assert main(["check-config", str(_config(tmp_path))]) == 0
     assert main(["check-config", str(_config(tmp_path, return_method="put"))]) == 1
     assert "merchants[0].return_method: must be post or get" in capsys.readouterr().err
+
+
+def _with(path: Path, section: str, **values: object) -> Path:
+    data = yaml.safe_load(path.read_text())
+    data[section].update(values)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_operation_budget_and_upstream_timeout_are_read_with_safe_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOKEN", "t" * 32)
+    monkeypatch.setenv("HMAC_NEW", "k")
+    defaults = load_settings(_config(tmp_path))
+    assert (defaults.operation_budget_seconds, defaults.alipay.timeout_seconds) == (15.0, None)
+    path = _with(_config(tmp_path), "adapter", operation_budget_seconds=4)
+    tuned = load_settings(_with(path, "alipayplus", timeout_seconds=2.5))
+    assert (tuned.operation_budget_seconds, tuned.alipay.timeout_seconds) == (4.0, 2.5)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("adapter", "operation_budget_seconds", 0),
+        ("adapter", "operation_budget_seconds", "soon"),
+        ("alipayplus", "timeout_seconds", -1),
+        ("alipayplus", "timeout_seconds", 600),
+    ],
+)
+def test_bad_budgets_and_timeouts_are_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, section: str, key: str, value: object
+) -> None:
+    monkeypatch.setenv("TOKEN", "t" * 32)
+    monkeypatch.setenv("HMAC_NEW", "k")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_with(_config(tmp_path), section, **{key: value}))
+    assert any(problem.startswith(f"{section}.{key}:") for problem in caught.value.problems)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from adapter.core.context import Context
 from adapter.core.model import Operation, OperationKind, OperationState, Payment, PaymentState
 from adapter.core.outcomes import refresh_from_inquiry
+from adapter.core.results import ResultBuilder
 from adapter.mapping import PaygateResult
 
 
@@ -39,8 +40,9 @@ def _step_status(op: Operation) -> str:
     return "OK" if op.state is OperationState.SUCCESS else "FAILED"
 
 
-def summarise(ctx: Context, payment: Payment, steps: list[Operation]) -> Inquiry:
-    result = ctx.results.outcome(payment)
+def summarise(results: ResultBuilder, payment: Payment, steps: list[Operation]) -> Inquiry:
+    """What inquire reports for the payment and its steps (oldest first)."""
+    result = results.outcome(payment)
     paid = payment.state is PaymentState.SUCCESS
     credited = sum(
         op.amount
@@ -67,4 +69,4 @@ def summarise(ctx: Context, payment: Payment, steps: list[Operation]) -> Inquiry
 async def inquire(ctx: Context, payment: Payment) -> Inquiry:
     if not payment.state.is_final:
         payment = await refresh_from_inquiry(ctx, payment)
-    return summarise(ctx, payment, await ctx.operations.for_payment(payment.pay_id))
+    return summarise(ctx.results, payment, await ctx.operations.for_payment(payment.pay_id))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -168,6 +169,16 @@ async def test_explicit_timeout_overrides_the_api_default(
 ) -> None:
     await client.pay(ORDER, timeout=2.5)
     assert fake.requests[0].extensions["timeout"]["read"] == 2.5
+
+
+async def test_an_operator_timeout_cap_shortens_every_call(
+    fake: FakeAlipayPlus, acqp_key: rsa.RSAPrivateKey, alipay_key: rsa.RSAPrivateKey
+) -> None:
+    capped = dataclasses.replace(settings(acqp_key, alipay_key), timeout_cap=1.5)
+    async with AlipayPlusClient(capped, transport=fake.transport(), clock=lambda: NOW) as c:
+        await c.pay(ORDER)
+        await c.pay(ORDER, timeout=0.5)
+    assert [r.extensions["timeout"]["read"] for r in fake.requests] == [1.5, 0.5]
 
 
 async def test_convenience_calls_send_the_documented_bodies(

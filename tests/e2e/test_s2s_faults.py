@@ -132,3 +132,23 @@ def test_a_success_notify_after_an_unknown_cancel_still_ends_cancelled(
     again = reverse(s2s, pay_id, "FT-CRACE-X", "900")
     assert (again["Status"], again["Code"], again["XID"]) == ("OK", "00000000", answer["XID"])
     assert s2s_stack.state_of(pay_id) == "CANCELLED"
+
+
+def test_repeat_req_inconsistent_is_not_taken_as_a_failed_refund(
+    s2s_stack: Stack, s2s: S2SClient
+) -> None:
+    """Alipay+ knows another refund under this id: it may have happened, so never FAILED."""
+    pay_id = s2s_stack.paid_payment("FT-RRI", "900")
+    fault(
+        s2s_stack,
+        "refund",
+        "result",
+        result_code="REPEAT_REQ_INCONSISTENT",
+        result_status="F",
+        count=100,
+    )
+    answer = credit(s2s, pay_id, "FT-RRI-R", "900")
+    assert (answer["Status"], answer["Code"]) == ("AUTHORIZE_REQUEST", "61500003")
+    inquiry = s2s.call("inquire", {"PayID": pay_id})
+    assert inquiry["AmountCred"] == "0"
+    s2s_stack.clear_faults()

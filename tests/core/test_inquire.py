@@ -1,0 +1,93 @@
+"""What inquire reports for a payment and its steps."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+
+from adapter.core.inquire import summarise
+from adapter.core.model import (
+    Operation,
+    OperationDetails,
+    OperationKind,
+    OperationState,
+    Payment,
+    PaymentState,
+    ShopDetails,
+)
+from adapter.core.results import ResultBuilder
+from adapter.mapping import load_mapping
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+RESULTS = ResultBuilder(load_mapping())
+PAYMENT = Payment(
+    pay_id="a" * 32,
+    merchant_id="Shop",
+    trans_id="T-1",
+    xid="b" * 32,
+    amount=1000,
+    currency="JPY",
+    state=PaymentState.SUCCESS,
+    details=ShopDetails(url_success="https://s/ok", url_failure="https://s/no", url_notify=""),
+    created_at=NOW,
+    updated_at=NOW,
+)
+
+
+def _step(kind: OperationKind, amount: int, state: OperationState) -> Operation:
+    return Operation(
+        xid="c" * 32,
+        pay_id=PAYMENT.pay_id,
+        merchant_id="Shop",
+        kind=kind,
+        trans_id="T-R",
+        amount=amount,
+        currency="JPY",
+        state=state,
+        details=OperationDetails(),
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def test_a_paid_payment_is_authorised_and_captured_in_full() -> None:
+    inquiry = summarise(RESULTS, PAYMENT, [])
+    assert (inquiry.result.status, inquiry.result.code) == ("OK", "00000000")
+    assert inquiry.amount_fields() == {
+        "AmountAuth": "1000",
+        "AmountCap": "1000",
+        "AmountCred": "0",
+        "Currency": "JPY",
+        "LastStatus": "OK",
+    }
+
+
+def test_only_successful_credits_count_and_the_last_finished_step_sets_last_status() -> None:
+    steps = [
+        _step(OperationKind.CREDIT, 300, OperationState.SUCCESS),
+        _step(OperationKind.CREDIT, 200, OperationState.UNKNOWN),
+        _step(OperationKind.CREDIT, 900, OperationState.FAILED),
+    ]
+    inquiry = summarise(RESULTS, PAYMENT, steps)
+    assert (inquiry.amount_cred, inquiry.last_status) == (300, "FAILED")
+    assert inquiry.result.status == "OK"  # the payment itself is still paid
+
+
+@pytest.mark.parametrize(
+    ("state", "status"),
+    [
+        (PaymentState.CANCELLED, "FAILED"),
+        (PaymentState.FAILED, "FAILED"),
+        (PaymentState.PENDING, "AUTHORIZE_REQUEST"),
+        (PaymentState.UNKNOWN, "AUTHORIZE_REQUEST"),
+        (PaymentState.NEW, "AUTHORIZE_REQUEST"),
+    ],
+)
+def test_a_payment_that_is_not_paid_reports_zero_amounts(state: PaymentState, status: str) -> None:
+    reversal = _step(OperationKind.REVERSE, 1000, OperationState.SUCCESS)
+    steps = [reversal] if state is PaymentState.CANCELLED else []
+    inquiry = summarise(RESULTS, dataclasses.replace(PAYMENT, state=state), steps)
+    assert (inquiry.result.status, inquiry.last_status) == (status, status)
+    assert (inquiry.amount_auth, inquiry.amount_cap, inquiry.amount_cred) == (0, 0, 0)

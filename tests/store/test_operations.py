@@ -1,0 +1,216 @@
+"""The money rules of credits and reversals as the database enforces them (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime
+
+from adapter.core.model import (
+    Operation,
+    OperationDetails,
+    OperationKind,
+    OperationState,
+    Payment,
+    PaymentState,
+    ShopDetails,
+)
+from adapter.store.db import create_engine
+from adapter.store.operations import Joined, OperationStore, Refusal, Reserved
+from adapter.store.payments import PaymentStore
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+PAY_ID = "a" * 32
+
+
+async def _payment(store: PaymentStore, state: PaymentState, amount: int = 100) -> None:
+    await store.insert(
+        Payment(
+            pay_id=PAY_ID,
+            merchant_id="Shop",
+            trans_id="T-1",
+            xid="b" * 32,
+            amount=amount,
+            currency="EUR",
+            state=PaymentState.NEW,
+            details=ShopDetails(
+                url_success="https://s/ok", url_failure="https://s/no", url_notify="https://s/n"
+            ),
+            created_at=NOW,
+            updated_at=NOW,
+        )
+    )
+    if state.is_final:
+        await store.finalize(
+            PAY_ID, state, now=NOW, from_states=[PaymentState.NEW], notify_url=None
+        )
+    elif state is not PaymentState.NEW:
+        await store.mark_open(PAY_ID, state, now=NOW, from_states=[PaymentState.NEW])
+
+
+def _step(
+    kind: OperationKind = OperationKind.CREDIT, amount: int = 10, req_id: str | None = None
+) -> Operation:
+    return Operation(
+        xid=secrets.token_hex(16),
+        pay_id=PAY_ID,
+        merchant_id="Shop",
+        kind=kind,
+        trans_id="T-R",
+        amount=amount,
+        currency="EUR",
+        state=OperationState.PENDING,
+        details=OperationDetails(ref_nr="r", user_data="u", reason="why"),
+        created_at=NOW,
+        updated_at=NOW,
+        req_id=req_id,
+    )
+
+
+async def test_a_reserved_credit_round_trips(store: PaymentStore) -> None:
+    await _payment(store, PaymentState.SUCCESS)
+    ops = OperationStore(store.engine)
+    step = _step()
+    assert await ops.reserve_credit(step, paid=100) == Reserved(step)
+    assert await ops.get(step.xid) == step
+    assert await ops.for_payment(PAY_ID) == [step]
+
+
+async def test_credits_count_open_and_successful_steps_but_not_failed_ones(
+    store: PaymentStore,
+) -> None:
+    await _payment(store, PaymentState.SUCCESS)
+    ops = OperationStore(store.engine)
+    done, unknown, failed = _step(amount=40), _step(amount=40), _step(amount=20)
+    for step in (done, unknown, failed):
+        assert isinstance(await ops.reserve_credit(step, paid=100), Reserved)
+    await ops.finish(done.xid, OperationState.SUCCESS, now=NOW, result_code="SUCCESS")
+    await ops.mark_unknown(unknown.xid, now=NOW)
+    await ops.finish(failed.xid, OperationState.FAILED, now=NOW, result_code="PROCESS_FAIL")
+    assert await ops.reserve_credit(_step(amount=21), paid=100) is Refusal.EXCEEDS
+    assert isinstance(await ops.reserve_credit(_step(amount=20), paid=100), Reserved)
+    assert await ops.reserve_credit(_step(amount=1), paid=100) is Refusal.EXCEEDS
+
+
+async def test_fifty_concurrent_credit_reservations_take_exactly_the_paid_amount(
+    store: PaymentStore,
+) -> None:
+    """Each reservation on its own engine: no in-process lock helps here, only the database."""
+    await _payment(store, PaymentState.SUCCESS)
+    url = store.engine.url.render_as_string(hide_password=False)
+    engines = [create_engine(url) for _ in range(5)]
+    try:
+        results = await asyncio.gather(
+            *(
+                OperationStore(engines[i % 5]).reserve_credit(_step(amount=10), paid=100)
+                for i in range(50)
+            )
+        )
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert sum(isinstance(r, Reserved) for r in results) == 10
+    assert all(isinstance(r, Reserved) or r is Refusal.EXCEEDS for r in results)
+    assert sum(op.amount for op in await OperationStore(store.engine).for_payment(PAY_ID)) == 100
+
+
+async def test_credit_is_refused_unless_the_payment_is_paid(store: PaymentStore) -> None:
+    await _payment(store, PaymentState.PENDING)
+    ops = OperationStore(store.engine)
+    assert await ops.reserve_credit(_step(), paid=100) is Refusal.NOT_ALLOWED
+    assert await ops.for_payment(PAY_ID) == []
+
+
+async def test_a_req_id_names_one_step_per_merchant_and_kind(store: PaymentStore) -> None:
+    await _payment(store, PaymentState.SUCCESS)
+    ops = OperationStore(store.engine)
+    first = _step(req_id="r-1")
+    assert isinstance(await ops.reserve_credit(first, paid=100), Reserved)
+    assert await ops.reserve_credit(_step(req_id="r-1"), paid=100) is Refusal.DUPLICATE
+    assert await ops.by_req_id("Shop", OperationKind.CREDIT, "r-1") == first
+    assert await ops.by_req_id("Shop", OperationKind.REVERSE, "r-1") is None
+
+
+async def test_a_reversal_marks_the_payment_and_a_second_one_joins_it(
+    store: PaymentStore,
+) -> None:
+    await _payment(store, PaymentState.SUCCESS)
+    ops = OperationStore(store.engine)
+    first = _step(OperationKind.REVERSE, amount=100)
+    assert await ops.reserve_reversal(first) == Reserved(first)
+    payment = await store.get(PAY_ID)
+    assert payment is not None and payment.cancel_requested
+    assert await ops.reserve_reversal(_step(OperationKind.REVERSE, amount=100)) == Joined(first)
+    # While the cancel may still happen, a credit could return the money twice.
+    assert await ops.reserve_credit(_step(), paid=100) is Refusal.NOT_ALLOWED
+
+
+async def test_a_reversal_after_credits_is_refused(store: PaymentStore) -> None:
+    await _payment(store, PaymentState.SUCCESS)
+    ops = OperationStore(store.engine)
+    assert isinstance(await ops.reserve_credit(_step(), paid=100), Reserved)
+    reversal = _step(OperationKind.REVERSE, amount=100)
+    assert await ops.reserve_reversal(reversal) is Refusal.HAS_CREDITS
+    payment = await store.get(PAY_ID)
+    assert payment is not None and not payment.cancel_requested
+
+
+async def test_a_completed_reversal_of_an_open_payment_cancels_it_with_one_notification(
+    store: PaymentStore,
+) -> None:
+    await _payment(store, PaymentState.PENDING)
+    ops = OperationStore(store.engine)
+    reversal = _step(OperationKind.REVERSE, amount=100)
+    await ops.reserve_reversal(reversal)
+    done = await ops.complete_reversal(
+        reversal, now=NOW, result_code="SUCCESS", notify_url="https://s/n"
+    )
+    again = await ops.complete_reversal(
+        reversal, now=NOW, result_code="SUCCESS", notify_url="https://s/n"
+    )
+    assert (done, again) == (True, False)
+    payment = await store.get(PAY_ID)
+    assert payment is not None and payment.state is PaymentState.CANCELLED
+    assert [n.final_state for n in await store.notifications_for(PAY_ID)] == [
+        PaymentState.CANCELLED
+    ]
+
+
+async def test_a_completed_reversal_of_a_paid_payment_does_not_notify_again(
+    store: PaymentStore,
+) -> None:
+    await _payment(store, PaymentState.SUCCESS)
+    ops = OperationStore(store.engine)
+    reversal = _step(OperationKind.REVERSE, amount=100)
+    await ops.reserve_reversal(reversal)
+    await ops.complete_reversal(reversal, now=NOW, result_code="SUCCESS", notify_url="https://s/n")
+    payment = await store.get(PAY_ID)
+    assert payment is not None and payment.state is PaymentState.CANCELLED
+    assert await store.notifications_for(PAY_ID) == []
+
+
+async def test_a_failed_reversal_frees_the_payment_for_credits(store: PaymentStore) -> None:
+    await _payment(store, PaymentState.SUCCESS)
+    ops = OperationStore(store.engine)
+    reversal = _step(OperationKind.REVERSE, amount=100)
+    await ops.reserve_reversal(reversal)
+    assert await ops.fail_reversal(reversal, now=NOW, result_code="CANCEL_WINDOW_EXCEED")
+    payment = await store.get(PAY_ID)
+    assert payment is not None
+    assert (payment.state, payment.cancel_requested) == (PaymentState.SUCCESS, False)
+    assert isinstance(await ops.reserve_credit(_step(amount=100), paid=100), Reserved)
+
+
+async def test_open_steps_are_listed_oldest_first_for_reconciliation(
+    store: PaymentStore,
+) -> None:
+    await _payment(store, PaymentState.SUCCESS)
+    ops = OperationStore(store.engine)
+    open_step, done = _step(), _step()
+    await ops.reserve_credit(open_step, paid=100)
+    await ops.reserve_credit(done, paid=100)
+    await ops.finish(done.xid, OperationState.SUCCESS, now=NOW, result_code="SUCCESS")
+    later = datetime(2026, 12, 3, 13, 0, tzinfo=UTC)
+    assert [s.xid for s in await ops.open_older_than(later)] == [open_step.xid]
+    await ops.touch(open_step.xid, now=later)
+    assert await ops.open_older_than(later) == []
