@@ -13,8 +13,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -176,56 +177,39 @@ class OperationStore:
             return Refusal.DUPLICATE
         return Reserved(op)
 
-    async def get(self, xid: str) -> Operation | None:
+    async def _first(self, query: Select[Any]) -> Operation | None:
         async with self.engine.connect() as conn:
-            row = (
-                (await conn.execute(select(operations).where(operations.c.xid == xid)))
-                .mappings()
-                .first()
-            )
+            row = (await conn.execute(query)).mappings().first()
         return _operation(row) if row else None
+
+    async def get(self, xid: str) -> Operation | None:
+        return await self._first(select(operations).where(operations.c.xid == xid))
 
     async def by_req_id(
         self, merchant_id: str, kind: OperationKind, req_id: str
     ) -> Operation | None:
-        async with self.engine.connect() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        select(operations).where(
-                            operations.c.merchant_id == merchant_id,
-                            operations.c.kind == kind.value,
-                            operations.c.req_id == req_id,
-                        )
-                    )
-                )
-                .mappings()
-                .first()
+        return await self._first(
+            select(operations).where(
+                operations.c.merchant_id == merchant_id,
+                operations.c.kind == kind.value,
+                operations.c.req_id == req_id,
             )
-        return _operation(row) if row else None
+        )
 
     async def by_trans_id(
         self, pay_id: str, kind: OperationKind, trans_id: str
     ) -> Operation | None:
         """The newest step of this kind on the payment that the shop gave this TransID."""
-        async with self.engine.connect() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        select(operations)
-                        .where(
-                            operations.c.pay_id == pay_id,
-                            operations.c.kind == kind.value,
-                            operations.c.trans_id == trans_id,
-                        )
-                        .order_by(operations.c.created_at.desc())
-                        .limit(1)
-                    )
-                )
-                .mappings()
-                .first()
+        return await self._first(
+            select(operations)
+            .where(
+                operations.c.pay_id == pay_id,
+                operations.c.kind == kind.value,
+                operations.c.trans_id == trans_id,
             )
-        return _operation(row) if row else None
+            .order_by(operations.c.created_at.desc())
+            .limit(1)
+        )
 
     async def for_payment(self, pay_id: str) -> list[Operation]:
         async with self.engine.connect() as conn:

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from adapter.paygate.fields import Fields
 from tests.e2e.conftest import Stack
 from tests.support.s2s import S2SClient
-
-
-def credit(s2s: S2SClient, pay_id: str, trans_id: str, amount: str, **extra: str) -> Fields:
-    return s2s.call(
-        "credit",
-        {"PayID": pay_id, "TransID": trans_id, "Amount": amount, "Currency": "EUR", **extra},
-    )
 
 
 def test_full_credit_refunds_the_payment_and_echoes_the_request(
     s2s_stack: Stack, s2s: S2SClient
 ) -> None:
     pay_id = s2s_stack.paid_payment("CR-FULL", "2500")
-    answer = credit(
-        s2s, pay_id, "CR-FULL-R1", "2500", RefNr="ref-9", UserData="u|1", Reason="damaged"
+    answer = s2s.credit(
+        pay_id, "CR-FULL-R1", "2500", RefNr="ref-9", UserData="u|1", Reason="damaged"
     )
     assert (answer["Status"], answer["Code"], answer["Description"]) == (
         "OK",
@@ -46,12 +38,12 @@ def test_partial_credits_up_to_exactly_the_amount_then_one_cent_over_is_refused(
 ) -> None:
     pay_id = s2s_stack.paid_payment("CR-PART", "1000")
     codes = [
-        credit(s2s, pay_id, f"CR-PART-R{i}", amount)["Code"]
+        s2s.credit(pay_id, f"CR-PART-R{i}", amount)["Code"]
         for i, amount in enumerate(["300", "300", "400"])
     ]
     assert codes == ["00000000"] * 3
     calls_before = s2s_stack.sim("calls")["by_api"].get("refund", 0)  # type: ignore[attr-defined]
-    over = credit(s2s, pay_id, "CR-PART-R3", "1")
+    over = s2s.credit(pay_id, "CR-PART-R3", "1")
     assert (over["Status"], over["Code"]) == ("FAILED", "21500140")
     assert s2s_stack.sim("calls")["by_api"].get("refund", 0) == calls_before  # type: ignore[attr-defined]
     ledger = s2s_stack.ledger(pay_id)
@@ -63,7 +55,7 @@ def test_a_credit_larger_than_the_payment_is_refused_before_alipay_is_asked(
     s2s_stack: Stack, s2s: S2SClient
 ) -> None:
     pay_id = s2s_stack.paid_payment("CR-BIG", "1000")
-    answer = credit(s2s, pay_id, "CR-BIG-R1", "1001")
+    answer = s2s.credit(pay_id, "CR-BIG-R1", "1001")
     assert (answer["Status"], answer["Code"]) == ("FAILED", "21500140")
     assert s2s_stack.ledger(pay_id)["refunds"] == []
 
@@ -72,14 +64,14 @@ def test_credit_on_a_declined_payment_is_refused(s2s_stack: Stack, s2s: S2SClien
     pay_id = s2s_stack.open_payment("CR-DECL", "1000")
     s2s_stack.sim(f"payments/{pay_id}/complete", {"status": "F"})
     s2s_stack.wait_for_state(pay_id, "FAILED")
-    answer = credit(s2s, pay_id, "CR-DECL-R1", "100")
+    answer = s2s.credit(pay_id, "CR-DECL-R1", "100")
     assert (answer["Status"], answer["Code"]) == ("FAILED", "21500041")
     assert s2s_stack.ledger(pay_id)["refunds"] == []
 
 
 def test_credit_on_a_pending_payment_is_refused(s2s_stack: Stack, s2s: S2SClient) -> None:
     pay_id = s2s_stack.open_payment("CR-PEND", "1000")
-    answer = credit(s2s, pay_id, "CR-PEND-R1", "100")
+    answer = s2s.credit(pay_id, "CR-PEND-R1", "100")
     assert (answer["Status"], answer["Code"]) == ("FAILED", "21500041")
     assert s2s_stack.ledger(pay_id)["refunds"] == []
 
@@ -88,7 +80,7 @@ def test_credit_on_a_reversed_payment_is_refused(s2s_stack: Stack, s2s: S2SClien
     pay_id = s2s_stack.paid_payment("CR-REV", "1000")
     reverse = {"PayID": pay_id, "TransID": "CR-REV-X", "Amount": "1000", "Currency": "EUR"}
     assert s2s.call("reverse", reverse)["Code"] == "00000000"
-    answer = credit(s2s, pay_id, "CR-REV-R1", "100")
+    answer = s2s.credit(pay_id, "CR-REV-R1", "100")
     assert (answer["Status"], answer["Code"]) == ("FAILED", "21500041")
     assert s2s_stack.ledger(pay_id)["refunds"] == []
 
@@ -97,8 +89,8 @@ def test_repeating_a_credit_with_its_own_trans_id_refunds_once(
     s2s_stack: Stack, s2s: S2SClient
 ) -> None:
     pay_id = s2s_stack.paid_payment("CR-REP", "1000")
-    first = credit(s2s, pay_id, "CR-REP-R1", "400")
-    again = credit(s2s, pay_id, "CR-REP-R1", "400")
+    first = s2s.credit(pay_id, "CR-REP-R1", "400")
+    again = s2s.credit(pay_id, "CR-REP-R1", "400")
     assert first["Code"] == again["Code"] == "00000000"
     assert first["XID"] == again["XID"]
     assert s2s_stack.ledger(pay_id)["refunded"] == 400
@@ -109,8 +101,8 @@ def test_credits_with_the_orders_trans_id_are_separate_refunds(
 ) -> None:
     """Shops that send the payment's TransID for every step still get each credit done."""
     pay_id = s2s_stack.paid_payment("CR-ORDER", "1000")
-    first = credit(s2s, pay_id, "CR-ORDER", "400")
-    second = credit(s2s, pay_id, "CR-ORDER", "400")
+    first = s2s.credit(pay_id, "CR-ORDER", "400")
+    second = s2s.credit(pay_id, "CR-ORDER", "400")
     assert first["Code"] == second["Code"] == "00000000"
     assert first["XID"] != second["XID"]
     assert s2s_stack.ledger(pay_id)["refunded"] == 800

@@ -10,10 +10,6 @@ from tests.e2e.conftest import Stack
 from tests.support.s2s import S2SClient, answer_fields
 
 
-def inquire(s2s: S2SClient, pay_id: str, **extra: str) -> Fields:
-    return s2s.call("inquire", {"PayID": pay_id, **extra})
-
-
 def amounts(answer: Fields) -> tuple[str, ...]:
     return tuple(
         answer[k] for k in ("AmountAuth", "AmountCap", "AmountCred", "Currency", "LastStatus")
@@ -22,7 +18,7 @@ def amounts(answer: Fields) -> tuple[str, ...]:
 
 def test_inquire_of_a_paid_payment_reports_it_captured(s2s_stack: Stack, s2s: S2SClient) -> None:
     pay_id = s2s_stack.paid_payment("IQ-PAID", "4200")
-    answer = inquire(s2s, pay_id, TransID="IQ-PAID")
+    answer = s2s.inquire(pay_id, TransID="IQ-PAID")
     assert (answer["Status"], answer["Code"], answer["Description"]) == (
         "OK",
         "00000000",
@@ -50,14 +46,14 @@ def test_inquire_counts_successful_credits(s2s_stack: Stack, s2s: S2SClient) -> 
             "Currency": "EUR",
         }
         assert s2s.call("credit", credit)["Code"] == "00000000"
-    assert amounts(inquire(s2s, pay_id)) == ("4200", "4200", "1200", "EUR", "OK")
+    assert amounts(s2s.inquire(pay_id)) == ("4200", "4200", "1200", "EUR", "OK")
 
 
 def test_inquire_of_an_open_payment_is_authorize_request_with_zero_amounts(
     s2s_stack: Stack, s2s: S2SClient
 ) -> None:
     pay_id = s2s_stack.open_payment("IQ-OPEN", "4200")
-    answer = inquire(s2s, pay_id)
+    answer = s2s.inquire(pay_id)
     assert (answer["Status"], answer["Code"][0]) == ("AUTHORIZE_REQUEST", "6")
     assert amounts(answer) == ("0", "0", "0", "EUR", "AUTHORIZE_REQUEST")
     assert answer["TransID"] == "IQ-OPEN"  # the payment's own, when the request has none
@@ -70,7 +66,7 @@ def test_inquire_asks_alipay_about_an_open_payment_whose_notify_was_lost(
     s2s_stack.sim("notify-policy", {"mode": "withhold"})
     try:
         s2s_stack.sim(f"payments/{pay_id}/complete", {"status": "S"})
-        answer = inquire(s2s, pay_id)
+        answer = s2s.inquire(pay_id)
     finally:
         s2s_stack.sim("notify-policy", {"mode": "normal"})
     assert (answer["Status"], answer["Code"]) == ("OK", "00000000")
@@ -82,7 +78,7 @@ def test_inquire_of_a_declined_payment_is_failed(s2s_stack: Stack, s2s: S2SClien
     pay_id = s2s_stack.open_payment("IQ-DECL", "4200")
     s2s_stack.sim(f"payments/{pay_id}/complete", {"status": "F"})
     s2s_stack.wait_for_state(pay_id, "FAILED")
-    answer = inquire(s2s, pay_id)
+    answer = s2s.inquire(pay_id)
     assert (answer["Status"], answer["Code"][0]) == ("FAILED", "2")
     assert amounts(answer) == ("0", "0", "0", "EUR", "FAILED")
 
@@ -93,7 +89,7 @@ def test_inquire_of_a_reversed_payment_is_failed_and_not_captured(
     pay_id = s2s_stack.paid_payment("IQ-REV", "4200")
     reverse = {"PayID": pay_id, "TransID": "IQ-REV-X", "Amount": "4200", "Currency": "EUR"}
     assert s2s.call("reverse", reverse)["Code"] == "00000000"
-    answer = inquire(s2s, pay_id)
+    answer = s2s.inquire(pay_id)
     assert answer["Status"] == "FAILED"
     assert amounts(answer) == ("0", "0", "0", "EUR", "FAILED")
 

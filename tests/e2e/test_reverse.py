@@ -9,13 +9,6 @@ from tests.e2e.conftest import Stack
 from tests.support.s2s import S2SClient
 
 
-def reverse(s2s: S2SClient, pay_id: str, trans_id: str, amount: str, **extra: str) -> Fields:
-    return s2s.call(
-        "reverse",
-        {"PayID": pay_id, "TransID": trans_id, "Amount": amount, "Currency": "EUR", **extra},
-    )
-
-
 def notifies_for(stack: Stack, pay_id: str) -> list[Fields]:
     decoded = [stack.shop.decode(pairs) for pairs in stack.received.notifies]
     return [fields for fields in decoded if fields["PayID"] == pay_id]
@@ -23,7 +16,7 @@ def notifies_for(stack: Stack, pay_id: str) -> list[Fields]:
 
 def test_reversing_a_paid_payment_cancels_it_at_alipay(s2s_stack: Stack, s2s: S2SClient) -> None:
     pay_id = s2s_stack.paid_payment("RV-PAID", "1500")
-    answer = reverse(s2s, pay_id, "RV-PAID-X", "1500", RefNr="rv-ref", UserData="ud")
+    answer = s2s.reverse(pay_id, "RV-PAID-X", "1500", RefNr="rv-ref", UserData="ud")
     assert (answer["Status"], answer["Code"], answer["Description"]) == (
         "OK",
         "00000000",
@@ -47,7 +40,7 @@ def test_reversing_an_open_payment_ends_it_cancelled_with_one_failed_notify(
     s2s_stack: Stack, s2s: S2SClient
 ) -> None:
     pay_id = s2s_stack.open_payment("RV-OPEN", "1500")
-    answer = reverse(s2s, pay_id, "RV-OPEN-X", "1500")
+    answer = s2s.reverse(pay_id, "RV-OPEN-X", "1500")
     assert (answer["Status"], answer["Code"]) == ("OK", "00000000")
     assert s2s_stack.state_of(pay_id) == "CANCELLED"
     deadline = time.monotonic() + 5
@@ -64,7 +57,7 @@ def test_reverse_outside_the_cancel_window_tells_the_shop_to_credit(
     pay_id = s2s_stack.paid_payment("RV-LATE", "1500")
     # Later payments are created on the advanced clock too, so the other tests are unaffected.
     s2s_stack.sim("clock/advance", {"seconds": 2 * 86400})
-    answer = reverse(s2s, pay_id, "RV-LATE-X", "1500")
+    answer = s2s.reverse(pay_id, "RV-LATE-X", "1500")
     assert (answer["Status"], answer["Code"]) == ("FAILED", "21500139")
     assert "credit" in answer["Description"]
     assert s2s_stack.state_of(pay_id) == "SUCCESS"
@@ -76,7 +69,7 @@ def test_reverse_outside_the_cancel_window_tells_the_shop_to_credit(
 
 def test_reverse_with_another_amount_is_refused(s2s_stack: Stack, s2s: S2SClient) -> None:
     pay_id = s2s_stack.paid_payment("RV-AMT", "1500")
-    answer = reverse(s2s, pay_id, "RV-AMT-X", "1000")
+    answer = s2s.reverse(pay_id, "RV-AMT-X", "1000")
     assert (answer["Status"], answer["Code"]) == ("FAILED", "20120007")
     assert s2s_stack.ledger(pay_id)["cancelled"] is False
     assert s2s_stack.state_of(pay_id) == "SUCCESS"
@@ -86,7 +79,7 @@ def test_reverse_after_a_credit_is_refused(s2s_stack: Stack, s2s: S2SClient) -> 
     pay_id = s2s_stack.paid_payment("RV-CRED", "1500")
     credit = {"PayID": pay_id, "TransID": "RV-CRED-R", "Amount": "500", "Currency": "EUR"}
     assert s2s.call("credit", credit)["Code"] == "00000000"
-    answer = reverse(s2s, pay_id, "RV-CRED-X", "1500")
+    answer = s2s.reverse(pay_id, "RV-CRED-X", "1500")
     assert (answer["Status"], answer["Code"]) == ("FAILED", "21500044")
     assert s2s_stack.ledger(pay_id)["cancelled"] is False
 
@@ -95,7 +88,7 @@ def test_reversing_a_declined_payment_is_refused(s2s_stack: Stack, s2s: S2SClien
     pay_id = s2s_stack.open_payment("RV-DECL", "1500")
     s2s_stack.sim(f"payments/{pay_id}/complete", {"status": "F"})
     s2s_stack.wait_for_state(pay_id, "FAILED")
-    answer = reverse(s2s, pay_id, "RV-DECL-X", "1500")
+    answer = s2s.reverse(pay_id, "RV-DECL-X", "1500")
     assert (answer["Status"], answer["Code"]) == ("FAILED", "21500042")
     assert s2s_stack.ledger(pay_id)["cancelled"] is False
 
@@ -104,11 +97,11 @@ def test_a_second_reverse_of_the_same_step_repeats_its_answer(
     s2s_stack: Stack, s2s: S2SClient
 ) -> None:
     pay_id = s2s_stack.paid_payment("RV-TWICE", "1500")
-    first = reverse(s2s, pay_id, "RV-TWICE-X", "1500")
-    again = reverse(s2s, pay_id, "RV-TWICE-X", "1500")
+    first = s2s.reverse(pay_id, "RV-TWICE-X", "1500")
+    again = s2s.reverse(pay_id, "RV-TWICE-X", "1500")
     assert first["Code"] == again["Code"] == "00000000"
     assert first["XID"] == again["XID"]
-    other = reverse(s2s, pay_id, "RV-TWICE-Y", "1500")
+    other = s2s.reverse(pay_id, "RV-TWICE-Y", "1500")
     assert (other["Status"], other["Code"]) == ("FAILED", "21500042")
     calls = s2s_stack.sim("calls")["by_request_id"][pay_id]  # type: ignore[index]
     assert calls["cancelPayment"] == 1

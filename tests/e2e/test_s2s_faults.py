@@ -11,19 +11,8 @@ from typing import Any
 
 import pytest
 
-from adapter.paygate.fields import Fields
 from tests.e2e.conftest import Stack
 from tests.support.s2s import S2SClient
-
-
-def credit(s2s: S2SClient, pay_id: str, trans_id: str, amount: str) -> Fields:
-    fields = {"PayID": pay_id, "TransID": trans_id, "Amount": amount, "Currency": "EUR"}
-    return s2s.call("credit", fields)
-
-
-def reverse(s2s: S2SClient, pay_id: str, trans_id: str, amount: str) -> Fields:
-    fields = {"PayID": pay_id, "TransID": trans_id, "Amount": amount, "Currency": "EUR"}
-    return s2s.call("reverse", fields)
 
 
 def fault(stack: Stack, api: str, mode: str, **extra: Any) -> None:
@@ -57,7 +46,7 @@ def test_a_credit_retried_within_its_budget_refunds_once(
     trans_id = f"FT-{mode}-{extra.get('result_code', '')}"
     pay_id = s2s_stack.paid_payment(trans_id, "900")
     fault(s2s_stack, "refund", mode, **extra)
-    answer = credit(s2s, pay_id, f"{trans_id}-R", "900")
+    answer = s2s.credit(pay_id, f"{trans_id}-R", "900")
     assert (answer["Status"], answer["Code"]) == ("OK", "00000000")
     # At least one retry, all with the same refundRequestId (a dropped keep-alive connection
     # can add one more).
@@ -72,11 +61,11 @@ def test_a_credit_still_unknown_at_the_end_of_its_budget_is_pending_then_final(
     pay_id = s2s_stack.paid_payment("FT-SLOW", "900")
     # Every attempt is processed upstream but answers only after our timeout.
     fault(s2s_stack, "refund", "delay", delay_seconds=1.2, count=10)
-    first = credit(s2s, pay_id, "FT-SLOW-R", "900")
+    first = s2s.credit(pay_id, "FT-SLOW-R", "900")
     assert (first["Status"], first["Code"]) == ("AUTHORIZE_REQUEST", "61500003")
     assert s2s_stack.ledger(pay_id)["refunded"] == 900  # it did happen: never say FAILED
     s2s_stack.clear_faults()
-    again = credit(s2s, pay_id, "FT-SLOW-R", "900")
+    again = s2s.credit(pay_id, "FT-SLOW-R", "900")
     assert (again["Status"], again["Code"], again["XID"]) == ("OK", "00000000", first["XID"])
     assert_one_refund(s2s_stack, pay_id, first["XID"], 900)
     inquiry = s2s.call("inquire", {"PayID": pay_id})
@@ -86,7 +75,7 @@ def test_a_credit_still_unknown_at_the_end_of_its_budget_is_pending_then_final(
 def test_an_unknown_credit_is_settled_by_the_reconciler(s2s_stack: Stack, s2s: S2SClient) -> None:
     pay_id = s2s_stack.paid_payment("FT-RECON", "900")
     fault(s2s_stack, "refund", "http_500", count=6)  # 3 s of attempts every 0.5 s
-    first = credit(s2s, pay_id, "FT-RECON-R", "900")
+    first = s2s.credit(pay_id, "FT-RECON-R", "900")
     assert (first["Status"], first["Code"]) == ("AUTHORIZE_REQUEST", "61500003")
     assert s2s_stack.ledger(pay_id)["refunded"] == 0
     s2s_stack.clear_faults()
@@ -106,7 +95,7 @@ def test_a_cancel_whose_answer_was_lost_is_retried_once_more(
 ) -> None:
     pay_id = s2s_stack.paid_payment("FT-CDROP", "900")
     fault(s2s_stack, "cancelPayment", "drop_after_commit", request_id=pay_id)
-    answer = reverse(s2s, pay_id, "FT-CDROP-X", "900")
+    answer = s2s.reverse(pay_id, "FT-CDROP-X", "900")
     assert (answer["Status"], answer["Code"]) == ("OK", "00000000")
     calls: dict[str, dict[str, int]] = s2s_stack.sim("calls")["by_request_id"]  # type: ignore[assignment]
     assert calls[pay_id]["cancelPayment"] >= 2
@@ -119,7 +108,7 @@ def test_a_success_notify_after_an_unknown_cancel_still_ends_cancelled(
 ) -> None:
     pay_id = s2s_stack.open_payment("FT-CRACE", "900")
     fault(s2s_stack, "cancelPayment", "result", request_id=pay_id, count=100)
-    answer = reverse(s2s, pay_id, "FT-CRACE-X", "900")
+    answer = s2s.reverse(pay_id, "FT-CRACE-X", "900")
     assert (answer["Status"], answer["Code"]) == ("AUTHORIZE_REQUEST", "61500003")
     # The shopper pays anyway; the notify must not make the payment paid.
     s2s_stack.sim(f"payments/{pay_id}/complete", {"status": "S"})
@@ -129,7 +118,7 @@ def test_a_success_notify_after_an_unknown_cancel_still_ends_cancelled(
     while s2s_stack.ledger(pay_id)["state"] != "CANCELLED":
         assert time.monotonic() < deadline, "the reconciler did not retry the cancel"
         time.sleep(0.1)
-    again = reverse(s2s, pay_id, "FT-CRACE-X", "900")
+    again = s2s.reverse(pay_id, "FT-CRACE-X", "900")
     assert (again["Status"], again["Code"], again["XID"]) == ("OK", "00000000", answer["XID"])
     assert s2s_stack.state_of(pay_id) == "CANCELLED"
 
@@ -147,7 +136,7 @@ def test_repeat_req_inconsistent_is_not_taken_as_a_failed_refund(
         result_status="F",
         count=100,
     )
-    answer = credit(s2s, pay_id, "FT-RRI-R", "900")
+    answer = s2s.credit(pay_id, "FT-RRI-R", "900")
     assert (answer["Status"], answer["Code"]) == ("AUTHORIZE_REQUEST", "61500003")
     inquiry = s2s.call("inquire", {"PayID": pay_id})
     assert inquiry["AmountCred"] == "0"

@@ -83,6 +83,17 @@ class S2SClient:
         )
         return answer_fields(self.keys, self.send(endpoint, params, method))
 
+    def credit(self, pay_id: str, trans_id: str, amount: str, **extra: str) -> Fields:
+        fields = {"PayID": pay_id, "TransID": trans_id, "Amount": amount, "Currency": "EUR"}
+        return self.call("credit", {**fields, **extra})
+
+    def reverse(self, pay_id: str, trans_id: str, amount: str, **extra: str) -> Fields:
+        fields = {"PayID": pay_id, "TransID": trans_id, "Amount": amount, "Currency": "EUR"}
+        return self.call("reverse", {**fields, **extra})
+
+    def inquire(self, pay_id: str, **extra: str) -> Fields:
+        return self.call("inquire", {"PayID": pay_id, **extra})
+
 
 def answer_fields(keys: ShopKeys, response: httpx.Response) -> Fields:
     assert response.status_code == 200, response.text
