@@ -29,6 +29,7 @@ from adapter.core.model import (
     OperationState,
     PaymentState,
 )
+from adapter.store.db import transaction
 from adapter.store.payments import queue_notification
 from adapter.store.tables import operations, payments
 
@@ -116,7 +117,7 @@ class OperationStore:
     async def reserve_credit(self, op: Operation, *, paid: int) -> Reservation:
         """Insert the credit unless the payment is not SUCCESS or it would exceed ``paid``."""
         try:
-            async with self.engine.begin() as conn:
+            async with transaction(self.engine) as conn:
                 if not await _lock_payment(conn, op.pay_id, [PaymentState.SUCCESS.value]):
                     return Refusal.NOT_ALLOWED
                 cancel_requested = (
@@ -146,7 +147,7 @@ class OperationStore:
         """Mark the payment cancel-requested and insert the reversal, or join an open one."""
         reversible = [s.value for s in (*OPEN_STATES, PaymentState.SUCCESS)]
         try:
-            async with self.engine.begin() as conn:
+            async with transaction(self.engine) as conn:
                 if not await _lock_payment(conn, op.pay_id, reversible):
                     return Refusal.NOT_ALLOWED
                 rows = (
@@ -227,7 +228,7 @@ class OperationStore:
         return [_operation(row) for row in rows]
 
     async def mark_unknown(self, xid: str, *, now: datetime) -> None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(
                 update(operations)
                 .where(operations.c.xid == xid, operations.c.state.in_(_OPEN))
@@ -244,7 +245,7 @@ class OperationStore:
         alipay_id: str | None = None,
     ) -> bool:
         """Record a credit's final state; False if it was already final (nothing written)."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             return await self._finish(conn, xid, state, now, result_code, alipay_id)
 
     @staticmethod
@@ -272,7 +273,7 @@ class OperationStore:
         A paid one was already notified as paid; the shop asked for the reversal and has the
         answer, so no second notify contradicts the first.
         """
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             if not await self._finish(conn, op.xid, OperationState.SUCCESS, now, result_code):
                 return False
             from_open = await conn.execute(
@@ -300,7 +301,7 @@ class OperationStore:
 
     async def fail_reversal(self, op: Operation, *, now: datetime, result_code: str) -> bool:
         """The cancel definitely did not happen: the payment may go on as before."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             if not await self._finish(conn, op.xid, OperationState.FAILED, now, result_code):
                 return False
             await conn.execute(
@@ -328,7 +329,7 @@ class OperationStore:
 
     async def touch(self, xid: str, *, now: datetime) -> None:
         """Push an open step to the back of the reconciliation queue."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(
                 update(operations).where(operations.c.xid == xid).values(updated_at=now)
             )

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapter.core.model import Payment, PaymentState, ShopDetails
+from adapter.store.db import transaction
 from adapter.store.tables import notifications, notify_attempts, payments
 
 
@@ -101,7 +102,7 @@ class PaymentStore:
             "updated_at": payment.updated_at,
         }
         try:
-            async with self.engine.begin() as conn:
+            async with transaction(self.engine) as conn:
                 await conn.execute(insert(payments).values(**values))
         except IntegrityError:
             raise DuplicateTransID(payment.trans_id) from None
@@ -140,7 +141,7 @@ class PaymentStore:
         **values: Any,
     ) -> bool:
         """Move a still-open payment to another open state (PENDING or UNKNOWN)."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             result = await conn.execute(
                 update(payments)
                 .where(
@@ -166,7 +167,7 @@ class PaymentStore:
         Returns False when the payment had already left ``from_states`` (a concurrent
         notify, return or inquiry got there first): nothing is written then.
         """
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             result = await conn.execute(
                 update(payments)
                 .where(
@@ -186,7 +187,7 @@ class PaymentStore:
     ) -> list[Notification]:
         """Lease pending notifications that are due, so only one worker delivers each."""
         claimed: list[Notification] = []
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             rows = (
                 (
                     await conn.execute(
@@ -235,7 +236,7 @@ class PaymentStore:
     ) -> None:
         """Store one delivery attempt; without a next attempt an undelivered one is failed."""
         status = "delivered" if delivered else ("pending" if next_attempt_at else "failed")
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(
                 insert(notify_attempts).values(
                     notification_id=notification_id,
@@ -311,7 +312,7 @@ class PaymentStore:
 
     async def touch(self, pay_id: str, *, now: datetime) -> None:
         """Push an open payment to the back of the reconciliation queue."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(
                 update(payments).where(payments.c.pay_id == pay_id).values(updated_at=now)
             )

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapter.store.db import transaction
 from adapter.store.tables import request_replays
 
 
@@ -61,7 +62,7 @@ class ReplayStore:
         self, key: ReplayKey, fingerprint: str, *, now: datetime, lease: timedelta
     ) -> Claim:
         try:
-            async with self.engine.begin() as conn:
+            async with transaction(self.engine) as conn:
                 await conn.execute(
                     insert(request_replays).values(
                         merchant_id=key.merchant_id,
@@ -76,7 +77,7 @@ class ReplayStore:
             return Claimed()
         except IntegrityError:
             pass
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             # Take over a claim whose owner died (lease passed) but only with the same request.
             taken = await conn.execute(
                 update(request_replays)
@@ -110,7 +111,7 @@ class ReplayStore:
         return Busy(row["fingerprint"])
 
     async def finish(self, key: ReplayKey, body: str) -> None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(
                 update(request_replays)
                 .where(key.where(), request_replays.c.state == "running")
@@ -119,7 +120,7 @@ class ReplayStore:
 
     async def release(self, key: ReplayKey) -> None:
         """Give the ReqId back: the answer was not final, so a repeat must run again."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(
                 delete(request_replays).where(key.where(), request_replays.c.state == "running")
             )

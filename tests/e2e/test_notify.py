@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, running_stack, test_shop_factory
 from tests.e2e.test_checkout import _click, _result, _start, _wait_for_notifies
+from tests.support.shop import Received
 
 
 def _wait_until(condition: object, seconds: float = 5.0) -> None:
@@ -63,7 +67,23 @@ def test_duplicate_notifies_give_exactly_one_shop_notify(stack: Stack) -> None:
     assert len(stack.received.notifies) == 1
 
 
-def test_notify_with_a_bad_signature_is_rejected_and_changes_nothing(stack: Stack) -> None:
+@pytest.fixture
+def unreconciled_stack(tmp_path: Path) -> Iterator[Stack]:
+    """A stack whose reconciler waits a minute, so only the notify could change a payment."""
+    received = Received()
+    with running_stack(
+        tmp_path,
+        test_shop_factory(received),
+        received,
+        adapter_settings={"reconcile_after_seconds": 60},
+    ) as running:
+        yield running
+
+
+def test_notify_with_a_bad_signature_is_rejected_and_changes_nothing(
+    unreconciled_stack: Stack,
+) -> None:
+    stack = unreconciled_stack
     stack.sim("notify-policy", {"mode": "bad_signature"})
     with httpx.Client() as client:
         _click(client, _start(stack, client, "T-N4"), "pay")
