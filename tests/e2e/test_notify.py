@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import Stack, running_stack, test_shop_factory
+from tests.e2e.conftest import Stack, running_stack
+from tests.e2e.conftest import test_shop_factory as shop_factory
 from tests.e2e.test_checkout import _click, _result, _start, _wait_for_notifies
 from tests.support.shop import Received
 
@@ -73,7 +74,7 @@ def unreconciled_stack(tmp_path: Path) -> Iterator[Stack]:
     received = Received()
     with running_stack(
         tmp_path,
-        test_shop_factory(received),
+        shop_factory(received),
         received,
         adapter_settings={"reconcile_after_seconds": 60},
     ) as running:
