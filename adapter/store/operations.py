@@ -3,7 +3,8 @@
 Every reservation starts by writing the payment's row (a no-op update). On PostgreSQL that takes
 the row lock, so reservations for one payment run one after the other and each sees the others'
 committed rows; on SQLite the first write takes the database write lock for the rest of the
-transaction. Either way no two credits can both see room for themselves.
+transaction (and within one process transactions never interleave, see ``db.Database``).
+Either way no two credits can both see room for themselves.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Connection, Select, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapter.core.model import (
     OPEN_OPERATION_STATES,
@@ -29,7 +29,7 @@ from adapter.core.model import (
     OperationState,
     PaymentState,
 )
-from adapter.store.db import transaction
+from adapter.store.db import Database
 from adapter.store.payments import queue_notification
 from adapter.store.tables import operations, payments
 
@@ -98,9 +98,9 @@ def _values(op: Operation) -> dict[str, object]:
     }
 
 
-async def _lock_payment(conn: AsyncConnection, pay_id: str, states: list[str]) -> bool:
+def _lock_payment(conn: Connection, pay_id: str, states: list[str]) -> bool:
     """Take the payment's lock (see the module docstring); False unless it is in ``states``."""
-    result = await conn.execute(
+    result = conn.execute(
         update(payments)
         .where(payments.c.pay_id == pay_id, payments.c.state.in_(states))
         .values(updated_at=payments.c.updated_at)
@@ -108,80 +108,99 @@ async def _lock_payment(conn: AsyncConnection, pay_id: str, states: list[str]) -
     return result.rowcount == 1
 
 
+def _finish(
+    conn: Connection,
+    xid: str,
+    state: OperationState,
+    now: datetime,
+    result_code: str,
+    alipay_id: str | None = None,
+) -> bool:
+    result = conn.execute(
+        update(operations)
+        .where(operations.c.xid == xid, operations.c.state.in_(_OPEN))
+        .values(state=state.value, result_code=result_code, alipay_id=alipay_id, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
 class OperationStore:
     """All credit/reversal persistence; each method is one transaction."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def reserve_credit(self, op: Operation, *, paid: int) -> Reservation:
         """Insert the credit unless the payment is not SUCCESS or it would exceed ``paid``."""
+
+        def work(conn: Connection) -> Reservation:
+            if not _lock_payment(conn, op.pay_id, [PaymentState.SUCCESS.value]):
+                return Refusal.NOT_ALLOWED
+            cancel_requested = conn.execute(
+                select(payments.c.cancel_requested).where(payments.c.pay_id == op.pay_id)
+            ).scalar_one()
+            if cancel_requested:
+                return Refusal.NOT_ALLOWED
+            taken = conn.execute(
+                select(func.coalesce(func.sum(operations.c.amount), 0)).where(
+                    operations.c.pay_id == op.pay_id,
+                    operations.c.kind == OperationKind.CREDIT.value,
+                    operations.c.state.in_(_COUNTED),
+                )
+            ).scalar_one()
+            if int(taken) + op.amount > paid:
+                return Refusal.EXCEEDS
+            conn.execute(insert(operations).values(**_values(op)))
+            return Reserved(op)
+
         try:
-            async with transaction(self.engine) as conn:
-                if not await _lock_payment(conn, op.pay_id, [PaymentState.SUCCESS.value]):
-                    return Refusal.NOT_ALLOWED
-                cancel_requested = (
-                    await conn.execute(
-                        select(payments.c.cancel_requested).where(payments.c.pay_id == op.pay_id)
-                    )
-                ).scalar_one()
-                if cancel_requested:
-                    return Refusal.NOT_ALLOWED
-                taken = (
-                    await conn.execute(
-                        select(func.coalesce(func.sum(operations.c.amount), 0)).where(
-                            operations.c.pay_id == op.pay_id,
-                            operations.c.kind == OperationKind.CREDIT.value,
-                            operations.c.state.in_(_COUNTED),
-                        )
-                    )
-                ).scalar_one()
-                if int(taken) + op.amount > paid:
-                    return Refusal.EXCEEDS
-                await conn.execute(insert(operations).values(**_values(op)))
+            return await self.db.write(work)
         except IntegrityError:
             return Refusal.DUPLICATE
-        return Reserved(op)
 
     async def reserve_reversal(self, op: Operation) -> Reservation:
         """Mark the payment cancel-requested and insert the reversal, or join an open one."""
         reversible = [s.value for s in (*OPEN_STATES, PaymentState.SUCCESS)]
-        try:
-            async with transaction(self.engine) as conn:
-                if not await _lock_payment(conn, op.pay_id, reversible):
-                    return Refusal.NOT_ALLOWED
-                rows = (
-                    (
-                        await conn.execute(
-                            select(operations).where(
-                                operations.c.pay_id == op.pay_id,
-                                operations.c.state.in_(_COUNTED),
-                            )
-                        )
+
+        def work(conn: Connection) -> Reservation:
+            if not _lock_payment(conn, op.pay_id, reversible):
+                return Refusal.NOT_ALLOWED
+            rows = (
+                conn.execute(
+                    select(operations).where(
+                        operations.c.pay_id == op.pay_id,
+                        operations.c.state.in_(_COUNTED),
                     )
-                    .mappings()
-                    .all()
                 )
-                steps = [_operation(row) for row in rows]
-                if any(step.kind is OperationKind.CREDIT for step in steps):
-                    return Refusal.HAS_CREDITS
-                for step in steps:
-                    if step.kind is OperationKind.REVERSE and not step.state.is_final:
-                        return Joined(step)
-                await conn.execute(
-                    update(payments)
-                    .where(payments.c.pay_id == op.pay_id)
-                    .values(cancel_requested=True, updated_at=op.created_at)
-                )
-                await conn.execute(insert(operations).values(**_values(op)))
+                .mappings()
+                .all()
+            )
+            steps = [_operation(row) for row in rows]
+            if any(step.kind is OperationKind.CREDIT for step in steps):
+                return Refusal.HAS_CREDITS
+            for step in steps:
+                if step.kind is OperationKind.REVERSE and not step.state.is_final:
+                    return Joined(step)
+            conn.execute(
+                update(payments)
+                .where(payments.c.pay_id == op.pay_id)
+                .values(cancel_requested=True, updated_at=op.created_at)
+            )
+            conn.execute(insert(operations).values(**_values(op)))
+            return Reserved(op)
+
+        try:
+            return await self.db.write(work)
         except IntegrityError:
             return Refusal.DUPLICATE
-        return Reserved(op)
 
     async def _first(self, query: Select[Any]) -> Operation | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).mappings().first()
+        row = await self.db.read(lambda conn: conn.execute(query).mappings().first())
         return _operation(row) if row else None
+
+    async def _all(self, query: Select[Any]) -> list[Operation]:
+        rows = await self.db.read(lambda conn: conn.execute(query).mappings().all())
+        return [_operation(row) for row in rows]
 
     async def get(self, xid: str) -> Operation | None:
         return await self._first(select(operations).where(operations.c.xid == xid))
@@ -213,27 +232,19 @@ class OperationStore:
         )
 
     async def for_payment(self, pay_id: str) -> list[Operation]:
-        async with self.engine.connect() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        select(operations)
-                        .where(operations.c.pay_id == pay_id)
-                        .order_by(operations.c.created_at, operations.c.xid)
-                    )
-                )
-                .mappings()
-                .all()
-            )
-        return [_operation(row) for row in rows]
+        return await self._all(
+            select(operations)
+            .where(operations.c.pay_id == pay_id)
+            .order_by(operations.c.created_at, operations.c.xid)
+        )
 
     async def mark_unknown(self, xid: str, *, now: datetime) -> None:
-        async with transaction(self.engine) as conn:
-            await conn.execute(
-                update(operations)
-                .where(operations.c.xid == xid, operations.c.state.in_(_OPEN))
-                .values(state=OperationState.UNKNOWN.value, updated_at=now)
-            )
+        statement = (
+            update(operations)
+            .where(operations.c.xid == xid, operations.c.state.in_(_OPEN))
+            .values(state=OperationState.UNKNOWN.value, updated_at=now)
+        )
+        await self.db.write(lambda conn: conn.execute(statement))
 
     async def finish(
         self,
@@ -245,24 +256,9 @@ class OperationStore:
         alipay_id: str | None = None,
     ) -> bool:
         """Record a credit's final state; False if it was already final (nothing written)."""
-        async with transaction(self.engine) as conn:
-            return await self._finish(conn, xid, state, now, result_code, alipay_id)
-
-    @staticmethod
-    async def _finish(
-        conn: AsyncConnection,
-        xid: str,
-        state: OperationState,
-        now: datetime,
-        result_code: str,
-        alipay_id: str | None = None,
-    ) -> bool:
-        result = await conn.execute(
-            update(operations)
-            .where(operations.c.xid == xid, operations.c.state.in_(_OPEN))
-            .values(state=state.value, result_code=result_code, alipay_id=alipay_id, updated_at=now)
+        return await self.db.write(
+            lambda conn: _finish(conn, xid, state, now, result_code, alipay_id)
         )
-        return result.rowcount == 1
 
     async def complete_reversal(
         self, op: Operation, *, now: datetime, result_code: str, notify_url: str | None
@@ -273,10 +269,11 @@ class OperationStore:
         A paid one was already notified as paid; the shop asked for the reversal and has the
         answer, so no second notify contradicts the first.
         """
-        async with transaction(self.engine) as conn:
-            if not await self._finish(conn, op.xid, OperationState.SUCCESS, now, result_code):
+
+        def work(conn: Connection) -> bool:
+            if not _finish(conn, op.xid, OperationState.SUCCESS, now, result_code):
                 return False
-            from_open = await conn.execute(
+            from_open = conn.execute(
                 update(payments)
                 .where(
                     payments.c.pay_id == op.pay_id,
@@ -286,10 +283,9 @@ class OperationStore:
             )
             if from_open.rowcount == 1:
                 if notify_url:
-                    cancelled = PaymentState.CANCELLED
-                    await queue_notification(conn, op.pay_id, cancelled, notify_url, now)
+                    queue_notification(conn, op.pay_id, PaymentState.CANCELLED, notify_url, now)
                 return True
-            await conn.execute(
+            conn.execute(
                 update(payments)
                 .where(
                     payments.c.pay_id == op.pay_id,
@@ -297,39 +293,34 @@ class OperationStore:
                 )
                 .values(state=PaymentState.CANCELLED.value, updated_at=now)
             )
-        return True
+            return True
+
+        return await self.db.write(work)
 
     async def fail_reversal(self, op: Operation, *, now: datetime, result_code: str) -> bool:
         """The cancel definitely did not happen: the payment may go on as before."""
-        async with transaction(self.engine) as conn:
-            if not await self._finish(conn, op.xid, OperationState.FAILED, now, result_code):
+
+        def work(conn: Connection) -> bool:
+            if not _finish(conn, op.xid, OperationState.FAILED, now, result_code):
                 return False
-            await conn.execute(
+            conn.execute(
                 update(payments)
                 .where(payments.c.pay_id == op.pay_id)
                 .values(cancel_requested=False, updated_at=now)
             )
-        return True
+            return True
+
+        return await self.db.write(work)
 
     async def open_older_than(self, cutoff: datetime, limit: int = 50) -> list[Operation]:
-        async with self.engine.connect() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        select(operations)
-                        .where(operations.c.state.in_(_OPEN), operations.c.updated_at < cutoff)
-                        .order_by(operations.c.updated_at)
-                        .limit(limit)
-                    )
-                )
-                .mappings()
-                .all()
-            )
-        return [_operation(row) for row in rows]
+        return await self._all(
+            select(operations)
+            .where(operations.c.state.in_(_OPEN), operations.c.updated_at < cutoff)
+            .order_by(operations.c.updated_at)
+            .limit(limit)
+        )
 
     async def touch(self, xid: str, *, now: datetime) -> None:
         """Push an open step to the back of the reconciliation queue."""
-        async with transaction(self.engine) as conn:
-            await conn.execute(
-                update(operations).where(operations.c.xid == xid).values(updated_at=now)
-            )
+        statement = update(operations).where(operations.c.xid == xid).values(updated_at=now)
+        await self.db.write(lambda conn: conn.execute(statement))

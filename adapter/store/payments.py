@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapter.core.model import Payment, PaymentState, ShopDetails
-from adapter.store.db import transaction
+from adapter.store.db import Database
 from adapter.store.tables import notifications, notify_attempts, payments
 
 
@@ -52,11 +51,11 @@ def _payment(row: RowMapping) -> Payment:
     )
 
 
-async def queue_notification(
-    conn: AsyncConnection, pay_id: str, state: PaymentState, url: str, now: datetime
+def queue_notification(
+    conn: Connection, pay_id: str, state: PaymentState, url: str, now: datetime
 ) -> None:
     """Queue the one shop notification of a final state, inside the caller's transaction."""
-    await conn.execute(
+    conn.execute(
         insert(notifications).values(
             pay_id=pay_id,
             final_state=state.value,
@@ -83,8 +82,8 @@ def _notification(row: RowMapping) -> Notification:
 class PaymentStore:
     """All payment persistence; each method is one transaction."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def insert(self, payment: Payment) -> None:
         values = {
@@ -102,34 +101,23 @@ class PaymentStore:
             "updated_at": payment.updated_at,
         }
         try:
-            async with transaction(self.engine) as conn:
-                await conn.execute(insert(payments).values(**values))
+            await self.db.write(lambda conn: conn.execute(insert(payments).values(**values)))
         except IntegrityError:
             raise DuplicateTransID(payment.trans_id) from None
 
-    async def get(self, pay_id: str) -> Payment | None:
-        async with self.engine.connect() as conn:
-            row = (
-                (await conn.execute(select(payments).where(payments.c.pay_id == pay_id)))
-                .mappings()
-                .first()
-            )
+    async def _first(self, query: Select[Any]) -> Payment | None:
+        row = await self.db.read(lambda conn: conn.execute(query).mappings().first())
         return _payment(row) if row else None
 
+    async def get(self, pay_id: str) -> Payment | None:
+        return await self._first(select(payments).where(payments.c.pay_id == pay_id))
+
     async def by_trans_id(self, merchant_id: str, trans_id: str) -> Payment | None:
-        async with self.engine.connect() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        select(payments).where(
-                            payments.c.merchant_id == merchant_id, payments.c.trans_id == trans_id
-                        )
-                    )
-                )
-                .mappings()
-                .first()
+        return await self._first(
+            select(payments).where(
+                payments.c.merchant_id == merchant_id, payments.c.trans_id == trans_id
             )
-        return _payment(row) if row else None
+        )
 
     async def mark_open(
         self,
@@ -141,15 +129,15 @@ class PaymentStore:
         **values: Any,
     ) -> bool:
         """Move a still-open payment to another open state (PENDING or UNKNOWN)."""
-        async with transaction(self.engine) as conn:
-            result = await conn.execute(
-                update(payments)
-                .where(
-                    payments.c.pay_id == pay_id,
-                    payments.c.state.in_([s.value for s in from_states]),
-                )
-                .values(state=state.value, updated_at=now, **values)
+        statement = (
+            update(payments)
+            .where(
+                payments.c.pay_id == pay_id,
+                payments.c.state.in_([s.value for s in from_states]),
             )
+            .values(state=state.value, updated_at=now, **values)
+        )
+        result = await self.db.write(lambda conn: conn.execute(statement))
         return result.rowcount == 1
 
     async def finalize(
@@ -167,8 +155,9 @@ class PaymentStore:
         Returns False when the payment had already left ``from_states`` (a concurrent
         notify, return or inquiry got there first): nothing is written then.
         """
-        async with transaction(self.engine) as conn:
-            result = await conn.execute(
+
+        def work(conn: Connection) -> bool:
+            result = conn.execute(
                 update(payments)
                 .where(
                     payments.c.pay_id == pay_id,
@@ -179,49 +168,44 @@ class PaymentStore:
             if result.rowcount != 1:
                 return False
             if notify_url:
-                await queue_notification(conn, pay_id, state, notify_url, now)
-        return True
+                queue_notification(conn, pay_id, state, notify_url, now)
+            return True
+
+        return await self.db.write(work)
 
     async def claim_due_notifications(
         self, *, now: datetime, lease: timedelta, limit: int = 20
     ) -> list[Notification]:
         """Lease pending notifications that are due, so only one worker delivers each."""
-        claimed: list[Notification] = []
-        async with transaction(self.engine) as conn:
+        free = or_(notifications.c.lease_until.is_(None), notifications.c.lease_until < now)
+
+        def work(conn: Connection) -> list[Notification]:
             rows = (
-                (
-                    await conn.execute(
-                        select(notifications)
-                        .where(
-                            notifications.c.status == "pending",
-                            notifications.c.next_attempt_at <= now,
-                            or_(
-                                notifications.c.lease_until.is_(None),
-                                notifications.c.lease_until < now,
-                            ),
-                        )
-                        .order_by(notifications.c.next_attempt_at)
-                        .limit(limit)
+                conn.execute(
+                    select(notifications)
+                    .where(
+                        notifications.c.status == "pending",
+                        notifications.c.next_attempt_at <= now,
+                        free,
                     )
+                    .order_by(notifications.c.next_attempt_at)
+                    .limit(limit)
                 )
                 .mappings()
                 .all()
             )
+            claimed: list[Notification] = []
             for row in rows:
-                taken = await conn.execute(
+                taken = conn.execute(
                     update(notifications)
-                    .where(
-                        notifications.c.id == row["id"],
-                        or_(
-                            notifications.c.lease_until.is_(None),
-                            notifications.c.lease_until < now,
-                        ),
-                    )
+                    .where(notifications.c.id == row["id"], free)
                     .values(lease_until=now + lease)
                 )
                 if taken.rowcount == 1:
                     claimed.append(_notification(row))
-        return claimed
+            return claimed
+
+        return await self.db.write(work)
 
     async def record_attempt(
         self,
@@ -236,8 +220,9 @@ class PaymentStore:
     ) -> None:
         """Store one delivery attempt; without a next attempt an undelivered one is failed."""
         status = "delivered" if delivered else ("pending" if next_attempt_at else "failed")
-        async with transaction(self.engine) as conn:
-            await conn.execute(
+
+        def work(conn: Connection) -> None:
+            conn.execute(
                 insert(notify_attempts).values(
                     notification_id=notification_id,
                     attempted_at=now,
@@ -246,7 +231,7 @@ class PaymentStore:
                     duration_ms=duration_ms,
                 )
             )
-            await conn.execute(
+            conn.execute(
                 update(notifications)
                 .where(notifications.c.id == notification_id)
                 .values(
@@ -257,68 +242,46 @@ class PaymentStore:
                 )
             )
 
+        await self.db.write(work)
+
     async def notifications_for(self, pay_id: str) -> list[Notification]:
-        async with self.engine.connect() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        select(notifications)
-                        .where(notifications.c.pay_id == pay_id)
-                        .order_by(notifications.c.id)
-                    )
-                )
-                .mappings()
-                .all()
-            )
+        query = (
+            select(notifications)
+            .where(notifications.c.pay_id == pay_id)
+            .order_by(notifications.c.id)
+        )
+        rows = await self.db.read(lambda conn: conn.execute(query).mappings().all())
         return [_notification(row) for row in rows]
 
     async def attempts_for(self, notification_id: int) -> list[dict[str, Any]]:
-        async with self.engine.connect() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        select(notify_attempts)
-                        .where(notify_attempts.c.notification_id == notification_id)
-                        .order_by(notify_attempts.c.id)
-                    )
-                )
-                .mappings()
-                .all()
-            )
+        query = (
+            select(notify_attempts)
+            .where(notify_attempts.c.notification_id == notification_id)
+            .order_by(notify_attempts.c.id)
+        )
+        rows = await self.db.read(lambda conn: conn.execute(query).mappings().all())
         return [dict(row) for row in rows]
 
     async def open_payments_older_than(self, cutoff: datetime, limit: int = 50) -> list[Payment]:
-        async with self.engine.connect() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        select(payments)
-                        .where(
-                            and_(
-                                payments.c.state.in_(
-                                    [PaymentState.PENDING.value, PaymentState.UNKNOWN.value]
-                                ),
-                                payments.c.updated_at < cutoff,
-                            )
-                        )
-                        .order_by(payments.c.updated_at)
-                        .limit(limit)
-                    )
+        query = (
+            select(payments)
+            .where(
+                and_(
+                    payments.c.state.in_([PaymentState.PENDING.value, PaymentState.UNKNOWN.value]),
+                    payments.c.updated_at < cutoff,
                 )
-                .mappings()
-                .all()
             )
+            .order_by(payments.c.updated_at)
+            .limit(limit)
+        )
+        rows = await self.db.read(lambda conn: conn.execute(query).mappings().all())
         return [_payment(row) for row in rows]
 
     async def touch(self, pay_id: str, *, now: datetime) -> None:
         """Push an open payment to the back of the reconciliation queue."""
-        async with transaction(self.engine) as conn:
-            await conn.execute(
-                update(payments).where(payments.c.pay_id == pay_id).values(updated_at=now)
-            )
+        statement = update(payments).where(payments.c.pay_id == pay_id).values(updated_at=now)
+        await self.db.write(lambda conn: conn.execute(statement))
 
     async def count(self) -> int:
-        async with self.engine.connect() as conn:
-            return int(
-                (await conn.execute(select(func.count()).select_from(payments))).scalar_one()
-            )
+        query = select(func.count()).select_from(payments)
+        return int(await self.db.read(lambda conn: conn.execute(query).scalar_one()))

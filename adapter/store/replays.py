@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapter.store.db import transaction
+from adapter.store.db import Database
 from adapter.store.tables import request_replays
 
 
@@ -55,31 +54,30 @@ Claim = Claimed | Finished | Busy
 
 
 class ReplayStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def claim(
         self, key: ReplayKey, fingerprint: str, *, now: datetime, lease: timedelta
     ) -> Claim:
+        claim = insert(request_replays).values(
+            merchant_id=key.merchant_id,
+            endpoint=key.endpoint,
+            req_id=key.req_id,
+            fingerprint=fingerprint,
+            state="running",
+            lease_until=now + lease,
+            created_at=now,
+        )
         try:
-            async with transaction(self.engine) as conn:
-                await conn.execute(
-                    insert(request_replays).values(
-                        merchant_id=key.merchant_id,
-                        endpoint=key.endpoint,
-                        req_id=key.req_id,
-                        fingerprint=fingerprint,
-                        state="running",
-                        lease_until=now + lease,
-                        created_at=now,
-                    )
-                )
+            await self.db.write(lambda conn: conn.execute(claim))
             return Claimed()
         except IntegrityError:
             pass
-        async with transaction(self.engine) as conn:
-            # Take over a claim whose owner died (lease passed) but only with the same request.
-            taken = await conn.execute(
+
+        def existing(conn: Connection) -> Claim | None:
+            # Take over a claim whose owner died (lease passed), but only for the same request.
+            taken = conn.execute(
                 update(request_replays)
                 .where(
                     key.where(),
@@ -92,35 +90,36 @@ class ReplayStore:
             if taken.rowcount == 1:
                 return Claimed()
             row = (
-                (
-                    await conn.execute(
-                        select(
-                            request_replays.c.state,
-                            request_replays.c.fingerprint,
-                            request_replays.c.body,
-                        ).where(key.where())
-                    )
+                conn.execute(
+                    select(
+                        request_replays.c.state,
+                        request_replays.c.fingerprint,
+                        request_replays.c.body,
+                    ).where(key.where())
                 )
                 .mappings()
                 .first()
             )
-        if row is None:  # released between our insert and this read: try again
+            if row is None:
+                return None
+            if row["state"] == "done":
+                return Finished(row["fingerprint"], row["body"])
+            return Busy(row["fingerprint"])
+
+        found = await self.db.write(existing)
+        if found is None:  # released between our insert and this read: try again
             return await self.claim(key, fingerprint, now=now, lease=lease)
-        if row["state"] == "done":
-            return Finished(row["fingerprint"], row["body"])
-        return Busy(row["fingerprint"])
+        return found
 
     async def finish(self, key: ReplayKey, body: str) -> None:
-        async with transaction(self.engine) as conn:
-            await conn.execute(
-                update(request_replays)
-                .where(key.where(), request_replays.c.state == "running")
-                .values(state="done", body=body, lease_until=None)
-            )
+        statement = (
+            update(request_replays)
+            .where(key.where(), request_replays.c.state == "running")
+            .values(state="done", body=body, lease_until=None)
+        )
+        await self.db.write(lambda conn: conn.execute(statement))
 
     async def release(self, key: ReplayKey) -> None:
         """Give the ReqId back: the answer was not final, so a repeat must run again."""
-        async with transaction(self.engine) as conn:
-            await conn.execute(
-                delete(request_replays).where(key.where(), request_replays.c.state == "running")
-            )
+        statement = delete(request_replays).where(key.where(), request_replays.c.state == "running")
+        await self.db.write(lambda conn: conn.execute(statement))

@@ -32,7 +32,7 @@ from adapter.core.s2s import handle_operation, plain_error
 from adapter.mapping import PROJECT_ROOT, Mapping_
 from adapter.paygate.errors import PaygateError
 from adapter.paygate.operations import Endpoint
-from adapter.store.db import create_engine, migrate
+from adapter.store.db import Database, migrate
 from adapter.store.operations import OperationStore
 from adapter.store.payments import PaymentStore
 from adapter.store.replays import ReplayStore
@@ -168,7 +168,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if run_migrations:
             await migrate(settings.database_url)
-        engine = create_engine(settings.database_url)
+        db = Database(settings.database_url)
         client = AlipayPlusClient(
             ClientSettings(
                 gateway_url=settings.alipay.gateway_url,
@@ -184,11 +184,11 @@ def create_app(
         ctx = Context(
             settings=settings,
             mapping=mapping,
-            store=PaymentStore(engine),
+            store=PaymentStore(db),
             alipay=client,
             results=ResultBuilder(mapping),
-            operations=OperationStore(engine),
-            replays=ReplayStore(engine),
+            operations=OperationStore(db),
+            replays=ReplayStore(db),
             clock=clock,
         )
         worker = OutboxWorker(ctx, transport=notify_transport)
@@ -208,7 +208,7 @@ def create_app(
                     await task
             await worker.aclose()
             await client.aclose()
-            await engine.dispose()
+            await db.dispose()
 
     routes = [
         Route("/alipayplus.aspx", checkout, methods=["GET", "POST"]),

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from itsdangerous import URLSafeSerializer
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from starlette.applications import Starlette
 
 from adapter.alipayplus.signing import generate_private_key, private_key_pem, public_key_pem
@@ -22,7 +22,7 @@ from adapter.config import Settings, parse_settings
 from adapter.mapping import load_mapping
 from adapter.sandbox.app import create_sandbox_app
 from adapter.sandbox.config import SandboxClient, SandboxConfig
-from adapter.store.db import create_engine
+from adapter.store.db import Database
 from adapter.store.tables import payments
 from adapter.web.app import create_app
 from tests.support.s2s import S2SClient
@@ -60,27 +60,23 @@ class Stack:
         fields.update(extra)
         return fields
 
-    def stored_pay_ids(self) -> list[str]:
+    def column(self, query: Select[Any]) -> list[str]:
         """Read straight from the adapter's database (a second connection to the file)."""
 
         async def read() -> list[str]:
-            engine = create_engine(self.settings.database_url)
-            async with engine.connect() as conn:
-                rows = (await conn.execute(select(payments.c.pay_id))).scalars().all()
-            await engine.dispose()
-            return list(rows)
+            db = Database(self.settings.database_url)
+            try:
+                return await db.read(lambda conn: [str(v) for v in conn.execute(query).scalars()])
+            finally:
+                await db.dispose()
 
         return asyncio.run(read())
+
+    def stored_pay_ids(self) -> list[str]:
+        return self.column(select(payments.c.pay_id))
 
     def stored_states(self) -> list[str]:
-        async def read() -> list[str]:
-            engine = create_engine(self.settings.database_url)
-            async with engine.connect() as conn:
-                rows = (await conn.execute(select(payments.c.state))).scalars().all()
-            await engine.dispose()
-            return list(rows)
-
-        return asyncio.run(read())
+        return self.column(select(payments.c.state))
 
     def sim(self, path: str, payload: dict[str, object] | None = None) -> dict[str, object]:
         """Call the sandbox's test-control API."""
@@ -93,26 +89,12 @@ class Stack:
     def clear_faults(self) -> None:
         httpx.delete(f"{self.sandbox_url}/_sim/faults").raise_for_status()
 
-    def _read_payment(self, column: str, where: object) -> str | None:
-        async def read() -> str | None:
-            engine = create_engine(self.settings.database_url)
-            async with engine.connect() as conn:
-                value = (
-                    await conn.execute(select(payments.c[column]).where(where))  # type: ignore[arg-type]
-                ).scalar_one_or_none()
-            await engine.dispose()
-            return None if value is None else str(value)
-
-        return asyncio.run(read())
-
     def pay_id_for(self, trans_id: str) -> str:
-        pay_id = self._read_payment("pay_id", payments.c.trans_id == trans_id)
-        assert pay_id is not None, f"no payment with TransID {trans_id}"
+        (pay_id,) = self.column(select(payments.c.pay_id).where(payments.c.trans_id == trans_id))
         return pay_id
 
     def state_of(self, pay_id: str) -> str:
-        state = self._read_payment("state", payments.c.pay_id == pay_id)
-        assert state is not None
+        (state,) = self.column(select(payments.c.state).where(payments.c.pay_id == pay_id))
         return state
 
     def wait_for_state(self, pay_id: str, state: str, seconds: float = 5.0) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from adapter.store.db import create_engine, migrate, normalise_url
+from adapter.store.db import Database, migrate, normalise_url
 from adapter.store.payments import PaymentStore
 
 POSTGRES_URL = os.environ.get(
@@ -38,9 +38,9 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     else:
         url = await postgres_database_url()
     await migrate(url)
-    engine = create_engine(url)
-    yield PaymentStore(engine)
-    await engine.dispose()
+    db = Database(url)
+    yield PaymentStore(db)
+    await db.dispose()
     if request.param == "postgres":
         conn = await asyncpg.connect(POSTGRES_URL)
         try:

@@ -15,7 +15,7 @@ from adapter.core.model import (
     PaymentState,
     ShopDetails,
 )
-from adapter.store.db import create_engine
+from adapter.store.db import Database
 from adapter.store.operations import Joined, OperationStore, Refusal, Reserved
 from adapter.store.payments import PaymentStore
 
@@ -69,7 +69,7 @@ def _step(
 
 async def test_a_reserved_credit_round_trips(store: PaymentStore) -> None:
     await _payment(store, PaymentState.SUCCESS)
-    ops = OperationStore(store.engine)
+    ops = OperationStore(store.db)
     step = _step()
     assert await ops.reserve_credit(step, paid=100) == Reserved(step)
     assert await ops.get(step.xid) == step
@@ -80,7 +80,7 @@ async def test_credits_count_open_and_successful_steps_but_not_failed_ones(
     store: PaymentStore,
 ) -> None:
     await _payment(store, PaymentState.SUCCESS)
-    ops = OperationStore(store.engine)
+    ops = OperationStore(store.db)
     done, unknown, failed = _step(amount=40), _step(amount=40), _step(amount=20)
     for step in (done, unknown, failed):
         assert isinstance(await ops.reserve_credit(step, paid=100), Reserved)
@@ -95,35 +95,34 @@ async def test_credits_count_open_and_successful_steps_but_not_failed_ones(
 async def test_fifty_concurrent_credit_reservations_take_exactly_the_paid_amount(
     store: PaymentStore,
 ) -> None:
-    """Each reservation on its own engine: no in-process lock helps here, only the database."""
+    """Five connection pools: on PostgreSQL only the database keeps them from over-refunding."""
     await _payment(store, PaymentState.SUCCESS)
-    url = store.engine.url.render_as_string(hide_password=False)
-    engines = [create_engine(url) for _ in range(5)]
+    databases = [Database(store.db.url) for _ in range(5)]
     try:
         results = await asyncio.gather(
             *(
-                OperationStore(engines[i % 5]).reserve_credit(_step(amount=10), paid=100)
+                OperationStore(databases[i % 5]).reserve_credit(_step(amount=10), paid=100)
                 for i in range(50)
             )
         )
     finally:
-        for engine in engines:
-            await engine.dispose()
+        for db in databases:
+            await db.dispose()
     assert sum(isinstance(r, Reserved) for r in results) == 10
     assert all(isinstance(r, Reserved) or r is Refusal.EXCEEDS for r in results)
-    assert sum(op.amount for op in await OperationStore(store.engine).for_payment(PAY_ID)) == 100
+    assert sum(op.amount for op in await OperationStore(store.db).for_payment(PAY_ID)) == 100
 
 
 async def test_credit_is_refused_unless_the_payment_is_paid(store: PaymentStore) -> None:
     await _payment(store, PaymentState.PENDING)
-    ops = OperationStore(store.engine)
+    ops = OperationStore(store.db)
     assert await ops.reserve_credit(_step(), paid=100) is Refusal.NOT_ALLOWED
     assert await ops.for_payment(PAY_ID) == []
 
 
 async def test_a_req_id_names_one_step_per_merchant_and_kind(store: PaymentStore) -> None:
     await _payment(store, PaymentState.SUCCESS)
-    ops = OperationStore(store.engine)
+    ops = OperationStore(store.db)
     first = _step(req_id="r-1")
     assert isinstance(await ops.reserve_credit(first, paid=100), Reserved)
     assert await ops.reserve_credit(_step(req_id="r-1"), paid=100) is Refusal.DUPLICATE
@@ -135,7 +134,7 @@ async def test_a_reversal_marks_the_payment_and_a_second_one_joins_it(
     store: PaymentStore,
 ) -> None:
     await _payment(store, PaymentState.SUCCESS)
-    ops = OperationStore(store.engine)
+    ops = OperationStore(store.db)
     first = _step(OperationKind.REVERSE, amount=100)
     assert await ops.reserve_reversal(first) == Reserved(first)
     payment = await store.get(PAY_ID)
@@ -147,7 +146,7 @@ async def test_a_reversal_marks_the_payment_and_a_second_one_joins_it(
 
 async def test_a_reversal_after_credits_is_refused(store: PaymentStore) -> None:
     await _payment(store, PaymentState.SUCCESS)
-    ops = OperationStore(store.engine)
+    ops = OperationStore(store.db)
     assert isinstance(await ops.reserve_credit(_step(), paid=100), Reserved)
     reversal = _step(OperationKind.REVERSE, amount=100)
     assert await ops.reserve_reversal(reversal) is Refusal.HAS_CREDITS
@@ -159,7 +158,7 @@ async def test_a_completed_reversal_of_an_open_payment_cancels_it_with_one_notif
     store: PaymentStore,
 ) -> None:
     await _payment(store, PaymentState.PENDING)
-    ops = OperationStore(store.engine)
+    ops = OperationStore(store.db)
     reversal = _step(OperationKind.REVERSE, amount=100)
     await ops.reserve_reversal(reversal)
     done = await ops.complete_reversal(
@@ -180,7 +179,7 @@ async def test_a_completed_reversal_of_a_paid_payment_does_not_notify_again(
     store: PaymentStore,
 ) -> None:
     await _payment(store, PaymentState.SUCCESS)
-    ops = OperationStore(store.engine)
+    ops = OperationStore(store.db)
     reversal = _step(OperationKind.REVERSE, amount=100)
     await ops.reserve_reversal(reversal)
     await ops.complete_reversal(reversal, now=NOW, result_code="SUCCESS", notify_url="https://s/n")
@@ -191,7 +190,7 @@ async def test_a_completed_reversal_of_a_paid_payment_does_not_notify_again(
 
 async def test_a_failed_reversal_frees_the_payment_for_credits(store: PaymentStore) -> None:
     await _payment(store, PaymentState.SUCCESS)
-    ops = OperationStore(store.engine)
+    ops = OperationStore(store.db)
     reversal = _step(OperationKind.REVERSE, amount=100)
     await ops.reserve_reversal(reversal)
     assert await ops.fail_reversal(reversal, now=NOW, result_code="CANCEL_WINDOW_EXCEED")
@@ -205,7 +204,7 @@ async def test_open_steps_are_listed_oldest_first_for_reconciliation(
     store: PaymentStore,
 ) -> None:
     await _payment(store, PaymentState.SUCCESS)
-    ops = OperationStore(store.engine)
+    ops = OperationStore(store.db)
     open_step, done = _step(), _step()
     await ops.reserve_credit(open_step, paid=100)
     await ops.reserve_credit(done, paid=100)

@@ -14,7 +14,7 @@ KEY = ReplayKey("Shop", "credit", "r-1")
 
 
 async def test_the_first_claim_owns_the_req_id_and_others_see_it_busy(store: PaymentStore) -> None:
-    replays = ReplayStore(store.engine)
+    replays = ReplayStore(store.db)
     claims = await asyncio.gather(
         *(replays.claim(KEY, "fp", now=NOW, lease=LEASE) for _ in range(10))
     )
@@ -23,7 +23,7 @@ async def test_the_first_claim_owns_the_req_id_and_others_see_it_busy(store: Pay
 
 
 async def test_a_finished_answer_is_returned_to_every_later_claim(store: PaymentStore) -> None:
-    replays = ReplayStore(store.engine)
+    replays = ReplayStore(store.db)
     assert await replays.claim(KEY, "fp", now=NOW, lease=LEASE) == Claimed()
     await replays.finish(KEY, "Len=3&Data=ABC")
     later = NOW + timedelta(days=1)
@@ -33,7 +33,7 @@ async def test_a_finished_answer_is_returned_to_every_later_claim(store: Payment
 
 
 async def test_a_released_req_id_can_be_claimed_again(store: PaymentStore) -> None:
-    replays = ReplayStore(store.engine)
+    replays = ReplayStore(store.db)
     await replays.claim(KEY, "fp", now=NOW, lease=LEASE)
     await replays.release(KEY)
     assert await replays.claim(KEY, "fp", now=NOW, lease=LEASE) == Claimed()
@@ -42,7 +42,7 @@ async def test_a_released_req_id_can_be_claimed_again(store: PaymentStore) -> No
 async def test_a_dead_owners_claim_is_taken_over_after_its_lease_by_the_same_request(
     store: PaymentStore,
 ) -> None:
-    replays = ReplayStore(store.engine)
+    replays = ReplayStore(store.db)
     await replays.claim(KEY, "fp", now=NOW, lease=LEASE)
     after = NOW + LEASE + timedelta(seconds=1)
     assert await replays.claim(KEY, "changed", now=after, lease=LEASE) == Busy("fp")
@@ -50,7 +50,7 @@ async def test_a_dead_owners_claim_is_taken_over_after_its_lease_by_the_same_req
 
 
 async def test_keys_differ_by_merchant_endpoint_and_req_id(store: PaymentStore) -> None:
-    replays = ReplayStore(store.engine)
+    replays = ReplayStore(store.db)
     keys = [
         KEY,
         ReplayKey("Other", "credit", "r-1"),
