@@ -31,8 +31,8 @@ import yaml
 
 from adapter.alipayplus.signing import generate_private_key, private_key_pem, public_key_pem
 from tests.support.s2s import S2SClient
-from tests.support.servers import free_port
-from tests.support.shop import ShopKeys
+from tests.support.servers import free_port, serve
+from tests.support.shop import Received, ShopKeys, create_test_shop
 
 # performance.md, one worker on this kind of machine.
 FLOOR = {"inquire": 2400.0, "credit": 200.0}
@@ -100,7 +100,9 @@ def _write_config(tmp: Path, shop: ShopKeys, adapter_port: int, sandbox_port: in
     return path
 
 
-def _paid_payments(s2s: S2SClient, sandbox_url: str, database: Path) -> dict[str, str]:
+def _paid_payments(
+    s2s: S2SClient, sandbox_url: str, shop_url: str, database: Path
+) -> dict[str, str]:
     """PayID -> TransID of payments of the largest Amount, paid and known as paid here."""
     for n in range(PAYMENTS):
         fields = {
@@ -108,9 +110,9 @@ def _paid_payments(s2s: S2SClient, sandbox_url: str, database: Path) -> dict[str
             "Amount": "9999999999",
             "Currency": "EUR",
             "OrderDesc": "bench",
-            "URLSuccess": "http://127.0.0.1/ok",
-            "URLFailure": "http://127.0.0.1/no",
-            "URLNotify": "http://127.0.0.1:9/n",
+            "URLSuccess": f"{shop_url}/ok",
+            "URLFailure": f"{shop_url}/no",
+            "URLNotify": f"{shop_url}/notify",
         }
         response = s2s.http.post(
             f"{s2s.adapter_url}/alipayplus.aspx", data=s2s.keys.request(fields)
@@ -176,6 +178,7 @@ def main() -> None:
         f"http://127.0.0.1:{adapter_port}",
         f"http://127.0.0.1:{sandbox_port}",
     )
+    received = Received()
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         config = _write_config(tmp, shop, adapter_port, sandbox_port)
@@ -197,10 +200,14 @@ def main() -> None:
                 f"{adapter_url}/healthz",
             ),
             httpx.Client(timeout=30) as http,
+            serve(create_test_shop(received)) as shop_url,
         ):
             s2s = S2SClient(shop, adapter_url, http)
-            pay_ids = _paid_payments(s2s, sandbox_url, tmp / "adapter.sqlite3")
-            time.sleep(2)  # the first URLNotify attempts of the set-up payments are done by then
+            pay_ids = _paid_payments(s2s, sandbox_url, shop_url, tmp / "adapter.sqlite3")
+            # Let the set-up payments' URLNotify deliveries finish: they are not measured.
+            deadline = time.monotonic() + 30
+            while len(received.notifies) < len(pay_ids) and time.monotonic() < deadline:
+                time.sleep(0.1)
             first = next(iter(pay_ids))
             bodies = {
                 "inquire": [urlencode(s2s.outer({"PayID": first}))],
