@@ -44,13 +44,21 @@ def _schedule_key(key: bytes) -> bytes:
 
 
 class BlowfishCipher:
-    """One merchant's Blowfish password, with the key schedule computed once."""
+    """One merchant's Blowfish password, with the key schedule computed once.
 
-    __slots__ = ("_cipher",)
+    ECB keeps no state from one block to the next, so one encryption and one decryption
+    context serve every message (``update`` only, never ``finalize``): creating a context costs
+    about 50 µs, more than encrypting a whole answer. Like those contexts, an instance belongs
+    to one thread (the event loop's).
+    """
+
+    __slots__ = ("_decryptor", "_encryptor")
 
     def __init__(self, key: bytes) -> None:
         # ECB is what Paygate speaks (§4.1); confidentiality rests on it, integrity on the MAC.
-        self._cipher = Cipher(Blowfish(_schedule_key(key)), modes.ECB())  # noqa: S305
+        cipher = Cipher(Blowfish(_schedule_key(key)), modes.ECB())  # noqa: S305
+        self._encryptor = cipher.encryptor()
+        self._decryptor = cipher.decryptor()
 
     def encrypt(self, plaintext: str) -> tuple[int, str]:
         """``(Len, Data)``: Len in characters, UTF-8 space-padded to whole blocks, UPPER hex.
@@ -60,8 +68,7 @@ class BlowfishCipher:
         """
         raw = plaintext.encode("utf-8")
         raw += b" " * (-len(raw) % BLOCK)
-        encryptor = self._cipher.encryptor()
-        data = encryptor.update(raw) + encryptor.finalize()
+        data = self._encryptor.update(raw)
         return len(plaintext), data.hex().upper()
 
     def decrypt(self, data_hex: str, length: str) -> str:
@@ -90,8 +97,7 @@ class BlowfishCipher:
         count = int(length)
         if count > len(data):
             raise PaygateError(Category.INVALID, "Len", "Len is larger than the decrypted Data")
-        decryptor = self._cipher.decryptor()
-        raw = decryptor.update(data) + decryptor.finalize()
+        raw = self._decryptor.update(data)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
