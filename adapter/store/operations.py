@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -96,6 +96,14 @@ def _values(op: Operation) -> dict[str, object]:
         "created_at": op.created_at,
         "updated_at": op.updated_at,
     }
+
+
+# Built once (inquire reads it every time): SQLAlchemy then skips rebuilding and re-keying it.
+_STEPS_OF_PAYMENT = (
+    select(operations)
+    .where(operations.c.pay_id == bindparam("pay_id"))
+    .order_by(operations.c.created_at, operations.c.xid)
+)
 
 
 def _lock_payment(conn: Connection, pay_id: str, states: list[str]) -> bool:
@@ -198,8 +206,8 @@ class OperationStore:
         row = await self.db.read(lambda conn: conn.execute(query).mappings().first())
         return _operation(row) if row else None
 
-    async def _all(self, query: Select[Any]) -> list[Operation]:
-        rows = await self.db.read(lambda conn: conn.execute(query).mappings().all())
+    async def _all(self, query: Select[Any], **params: str) -> list[Operation]:
+        rows = await self.db.read(lambda conn: conn.execute(query, params).mappings().all())
         return [_operation(row) for row in rows]
 
     async def get(self, xid: str) -> Operation | None:
@@ -232,11 +240,8 @@ class OperationStore:
         )
 
     async def for_payment(self, pay_id: str) -> list[Operation]:
-        return await self._all(
-            select(operations)
-            .where(operations.c.pay_id == pay_id)
-            .order_by(operations.c.created_at, operations.c.xid)
-        )
+        """The payment's steps, oldest first."""
+        return await self._all(_STEPS_OF_PAYMENT, pay_id=pay_id)
 
     async def mark_unknown(self, xid: str, *, now: datetime) -> None:
         statement = (

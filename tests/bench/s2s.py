@@ -225,6 +225,8 @@ def main() -> None:
                 f"{'endpoint':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'floor':>7}"
                 f" {'ratio':>6} {'goal':>5}"
             )
+            answer = s2s.inquire(first)
+            assert (answer["Status"], answer["AmountCap"]) == ("OK", "9999999999"), answer
             for name, endpoint_bodies in bodies.items():
                 script = _wrk_script(tmp, name, endpoint_bodies)
                 rps, p50, p99 = _wrk(
@@ -240,6 +242,13 @@ def main() -> None:
                 f"(wrk -t1 -c{args.connections} -d{args.seconds}s; adapter and sandbox: one "
                 "uvicorn process each, SQLite)"
             )
+            ours = sum(int(s2s.inquire(pay_id)["AmountCred"]) for pay_id in pay_ids)
+            theirs = sum(
+                http.get(f"{sandbox_url}/_sim/payments/{pay_id}").json()["refunded"]
+                for pay_id in pay_ids
+            )
+            print(f"credited after the run: ours {ours}, the sandbox's {theirs} (cents)")
+            assert ours == theirs > 0
 
 
 if __name__ == "__main__":
