@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from adapter.errors import ConfigError
-from adapter.mapping import DEFAULT_MAPPING_PATH, load_mapping, parse_mapping
+from adapter.mapping import DEFAULT_MAPPING_PATH, PROJECT_ROOT, load_mapping, parse_mapping
 
 NOTE_CODES = [
     "SUCCESS",
@@ -80,3 +80,11 @@ def test_error_codes_follow_paygate_structure() -> None:
     assert mapping.error_code("missing", "Amount") == "40100007"
     assert mapping.error_code("invalid", "MAC") == "20120004"
     assert mapping.terminal_type("MobileWAP") == "WAP"
+
+
+def test_every_adapter_result_the_code_asks_for_exists() -> None:
+    """A missing name would only show up as a KeyError on that one rare path."""
+    source = "\n".join(p.read_text() for p in (PROJECT_ROOT / "adapter").rglob("*.py"))
+    names = set(re.findall(r'(?:\.adapter|_refused)\((?:ctx, )?"(\w+)"\)', source))
+    assert {"operation_pending", "unknown_payment", "not_refundable"} <= names
+    assert sorted(names - set(load_mapping().adapter_results)) == []

@@ -183,7 +183,9 @@ async def _reserve(
         return StepOutcome(None, ctx.mapping.alipay("REFUND_AMOUNT_EXCEED", "F"))
     if reservation is Refusal.HAS_CREDITS:
         return _refused(ctx, "reversal_after_credit")
-    return _refused(ctx, "not_refundable" if kind is OperationKind.CREDIT else "not_reversible")
+    if kind is OperationKind.CREDIT:
+        return _refused(ctx, "not_refundable")
+    return _refused(ctx, "not_reversible")
 
 
 async def run_step(

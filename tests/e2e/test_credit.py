@@ -119,3 +119,37 @@ def test_credit_in_another_currency_is_refused(
     )
     assert (answer["Status"], answer["Code"]) == ("FAILED", "20120008")
     assert s2s_stack.ledger(pay_id)["refunds"] == []
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("MULTIPLE_REFUNDS_NOT_SUPPORTED", "21500142"),
+        ("PROCESS_FAIL", "21500135"),
+        ("ORDER_STATUS_INVALID", "21500138"),
+    ],
+)
+def test_a_refund_declined_by_alipay_is_failed_with_its_mapped_code_and_frees_the_amount(
+    s2s_stack: Stack, s2s: S2SClient, code: str, expected: str
+) -> None:
+    pay_id = s2s_stack.paid_payment(f"CR-DECLINED-{expected}", "1000")
+    s2s_stack.sim(
+        "faults", {"api": "refund", "mode": "result", "result_code": code, "result_status": "F"}
+    )
+    declined = s2s.credit(pay_id, "CR-DECLINED-R1", "1000")
+    assert (declined["Status"], declined["Code"]) == ("FAILED", expected)
+    assert s2s.inquire(pay_id)["AmountCred"] == "0"
+    # A declined credit holds nothing back: the whole amount can still be credited.
+    assert s2s.credit(pay_id, "CR-DECLINED-R2", "1000")["Code"] == "00000000"
+    assert s2s_stack.ledger(pay_id)["refunded"] == 1000
+
+
+def test_a_credit_after_alipays_refund_window_is_refused_by_alipay(
+    s2s_stack: Stack, s2s: S2SClient
+) -> None:
+    pay_id = s2s_stack.paid_payment("CR-YEAR", "1000")
+    # Later payments are created on the advanced clock too, so the other tests are unaffected.
+    s2s_stack.sim("clock/advance", {"seconds": 366 * 86400})
+    answer = s2s.credit(pay_id, "CR-YEAR-R1", "1000")
+    assert (answer["Status"], answer["Code"]) == ("FAILED", "21500141")
+    assert s2s_stack.ledger(pay_id)["refunded"] == 0

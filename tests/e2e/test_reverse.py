@@ -105,3 +105,24 @@ def test_a_second_reverse_of_the_same_step_repeats_its_answer(
     assert (other["Status"], other["Code"]) == ("FAILED", "21500042")
     calls = s2s_stack.sim("calls")["by_request_id"][pay_id]  # type: ignore[index]
     assert calls["cancelPayment"] == 1
+
+
+def test_a_cancel_declined_by_alipay_is_failed_and_leaves_the_payment_paid(
+    s2s_stack: Stack, s2s: S2SClient
+) -> None:
+    pay_id = s2s_stack.paid_payment("RV-DECLINED", "1500")
+    s2s_stack.sim(
+        "faults",
+        {
+            "api": "cancelPayment",
+            "mode": "result",
+            "request_id": pay_id,
+            "result_code": "PROCESS_FAIL",
+            "result_status": "F",
+        },
+    )
+    answer = s2s.reverse(pay_id, "RV-DECLINED-X", "1500")
+    assert (answer["Status"], answer["Code"]) == ("FAILED", "21500135")
+    assert s2s_stack.state_of(pay_id) == "SUCCESS"
+    assert s2s.inquire(pay_id)["AmountCap"] == "1500"
+    assert s2s.credit(pay_id, "RV-DECLINED-R", "1500")["Code"] == "00000000"
