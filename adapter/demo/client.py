@@ -84,6 +84,25 @@ def build_request(keys: ShopKeys, req: PaymentRequest) -> EncryptedRequest:
     return EncryptedRequest(keys.merchant_id, length, data, plaintext)
 
 
+def build_s2s_request(keys: ShopKeys, fields: Mapping[str, str]) -> dict[str, str]:
+    """The outer parameters of a credit/reverse/inquire call, MAC over the fields as sent.
+
+    For inquire Amount and Currency are absent, so the MAC is over ``PayID*TransID*MID**``.
+    """
+    mac = compute_mac(
+        keys.hmac_key.encode("utf-8"),
+        request_mac_message(
+            fields.get("PayID", ""),
+            fields.get("TransID", ""),
+            keys.merchant_id,
+            fields.get("Amount", ""),
+            fields.get("Currency", ""),
+        ),
+    )
+    length, data = keys.cipher().encrypt(format_inner([*fields.items(), ("MAC", mac)]))
+    return {"MerchantID": keys.merchant_id, "Len": str(length), "Data": data}
+
+
 @dataclass(frozen=True)
 class DecodedDelivery:
     fields: dict[str, str]  # decrypted inner fields, keys as the adapter spelled them

@@ -10,11 +10,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
+from urllib.parse import parse_qsl
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
@@ -23,14 +25,24 @@ from adapter.demo.client import (
     PaymentRequest,
     ShopKeys,
     build_request,
+    build_s2s_request,
     decode_delivery,
 )
-from adapter.demo.store import BrowserReturn, Delivery, ReturnPath, ShopStore
+from adapter.demo.store import (
+    BackOfficeAction,
+    BackOfficeCall,
+    BrowserReturn,
+    Delivery,
+    Order,
+    ReturnPath,
+    ShopStore,
+)
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "demo"
 
 CURRENCIES = ("EUR", "USD", "GBP", "CHF", "JPY", "CNY", "HKD", "SGD")
 DEVICES = ("DesktopWEB", "MobileWAP", "APP")
+BACK_OFFICE_ACTIONS = frozenset(get_args(BackOfficeAction))
 DEFAULTS = {"amount": "1250", "currency": "EUR", "orderdesc": "Demo order", "device": "DesktopWEB"}
 # '#' would end a URL, '&' split the inner text, '%' and '+' get URL-decoded by some readers.
 _FORBIDDEN_DESC = re.compile(r"[#&%+\x00-\x1f\x7f]")
@@ -205,6 +217,49 @@ async def order_page(request: Request) -> Response:
     return _page(request, "order.html", {"order": order})
 
 
+def _back_office_fields(order: Order, action: BackOfficeAction, amount: str) -> dict[str, str]:
+    """What a shop back end sends: the step gets its own TransID, like pretix's refunds."""
+    fields = {"PayID": order.pay_id or "", "TransID": f"{order.trans_id}-{len(order.calls) + 1}"}
+    if action == "credit":
+        fields |= {"Amount": amount, "Currency": order.currency, "Reason": "demo refund"}
+    elif action == "reverse":
+        fields |= {"Amount": str(order.amount), "Currency": order.currency}
+    return fields
+
+
+async def back_office(request: Request) -> Response:
+    """Refund, cancel or look up an order server-to-server, then show the order again."""
+    order = _store(request).get(int(request.path_params["n"]))
+    action = request.path_params["action"]
+    if order is None or action not in BACK_OFFICE_ACTIONS:
+        return PlainTextResponse("no such order or action", status_code=404)
+    if order.pay_id is None:
+        return PlainTextResponse("no verified PayID for this order yet", status_code=409)
+    form = await request.form()
+    amount = form.get("amount")
+    amount = amount.strip() if isinstance(amount, str) else ""
+    fields = _back_office_fields(order, action, amount)
+    config = _config(request)
+    url = f"{config.paygate_url.rstrip('/')}/{action}.aspx"
+    try:
+        async with httpx.AsyncClient(timeout=30, trust_env=False) as http:
+            response = await http.post(url, data=build_s2s_request(config.keys, fields))
+        decoded = decode_delivery(config.keys, dict(parse_qsl(response.text)))
+        call = BackOfficeCall(
+            fields=decoded.fields,
+            mac_ok=decoded.mac_ok,
+            custom=decoded.custom,
+            error=decoded.error,
+            action=action,
+            sent=fields,
+        )
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__} calling {url}"
+        call = BackOfficeCall({}, False, {}, error=error, action=action, sent=fields)
+    order.calls.append(call)
+    return RedirectResponse(f"/orders/{order.n}#call-{len(order.calls)}", status_code=303)
+
+
 async def api_orders(request: Request) -> Response:
     return JSONResponse([order.as_json() for order in _store(request).orders])
 
@@ -226,6 +281,7 @@ def create_shop_app(
             Route("/result/failure", _result_route("failure"), methods=["GET", "POST"]),
             Route("/notify", notify, methods=["POST"]),
             Route("/orders/{n:int}", order_page, methods=["GET"]),
+            Route("/orders/{n:int}/{action}", back_office, methods=["POST"]),
             Route("/api/orders", api_orders, methods=["GET"]),
         ]
     )

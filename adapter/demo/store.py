@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 ReturnPath = Literal["success", "failure"]
+BackOfficeAction = Literal["inquire", "credit", "reverse"]
 
 
 def _now() -> str:
@@ -50,6 +51,17 @@ class BrowserReturn(Delivery):
 
 
 @dataclass
+class BackOfficeCall(Delivery):
+    """A server-to-server call the shop made for an order, with what it sent and got back."""
+
+    action: BackOfficeAction = "inquire"
+    sent: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, object]:
+        return {"action": self.action, "sent": dict(self.sent), **super().as_json()}
+
+
+@dataclass
 class Order:
     n: int
     trans_id: str
@@ -61,6 +73,13 @@ class Order:
     created_at: str = field(default_factory=_now)
     returns: list[BrowserReturn] = field(default_factory=list)
     notifies: list[Delivery] = field(default_factory=list)
+    calls: list[BackOfficeCall] = field(default_factory=list)
+
+    @property
+    def pay_id(self) -> str | None:
+        """The PayID Paygate gave the order in a verified return or notify: what refunds name."""
+        verified = [d for d in (*self.returns, *self.notifies) if d.mac_ok]
+        return max(verified, key=lambda d: d.seq).fields.get("PayID") if verified else None
 
     @property
     def status(self) -> str:
@@ -84,6 +103,7 @@ class Order:
             "status": self.status,
             "returns": [r.as_json() for r in self.returns],
             "notifies": [d.as_json() for d in self.notifies],
+            "calls": [c.as_json() for c in self.calls],
         }
 
 

@@ -75,3 +75,44 @@ def test_shopper_declines_and_the_shop_shows_a_verified_failure(
     assert page.inner_text("#status") == "FAILED"
     assert page.inner_text("#code").startswith("2")
     assert page.inner_text("#mac-ok") == "verified"
+
+
+def _field(page: Page, table: str, key: str) -> str:
+    return page.inner_text(f'#{table} tr[data-key="{key}"] td')
+
+
+def test_the_shop_refunds_and_looks_up_a_paid_order_from_its_back_office(
+    browser: Browser, demo: Stack
+) -> None:
+    page = browser.new_page()
+    _checkout(page, demo, "pay")
+    page.click("#order-link")
+    page.fill("#refund-amount", "1000")
+    page.click("#credit")
+    page.wait_for_selector("#call-1-fields", timeout=15000)
+    assert page.inner_text("#call-1-mac") == "verified"
+    assert (_field(page, "call-1-fields", "Status"), _field(page, "call-1-fields", "Code")) == (
+        "OK",
+        "00000000",
+    )
+    pay_id = page.inner_text("#payid")
+    assert demo.ledger(pay_id)["refunded"] == 1000
+    page.click("#inquire")
+    page.wait_for_selector("#call-2-fields", timeout=15000)
+    assert _field(page, "call-2-fields", "AmountCap") == "4200"
+    assert _field(page, "call-2-fields", "AmountCred") == "1000"
+    page.fill("#refund-amount", "3201")
+    page.click("#credit")
+    page.wait_for_selector("#call-3-fields", timeout=15000)
+    assert _field(page, "call-3-fields", "Status") == "FAILED"  # 1000 + 3201 > 4200
+    assert demo.ledger(pay_id)["refunded"] == 1000
+
+
+def test_the_shop_cancels_a_paid_order_from_its_back_office(browser: Browser, demo: Stack) -> None:
+    page = browser.new_page()
+    _checkout(page, demo, "pay")
+    page.click("#order-link")
+    page.click("#reverse")
+    page.wait_for_selector("#call-1-fields", timeout=15000)
+    assert _field(page, "call-1-fields", "Status") == "OK"
+    assert demo.ledger(page.inner_text("#payid"))["state"] == "CANCELLED"

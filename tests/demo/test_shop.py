@@ -141,9 +141,21 @@ def test_index_has_the_form_with_defaults(client: TestClient) -> None:
 def test_checkout_sends_the_documented_request(client: TestClient) -> None:
     fields = checkout(client, amount="1250", currency="EUR", orderdesc="Demo order")
     assert list(fields) == [
-        "MerchantID", "TransID", "RefNr", "Amount", "Currency", "OrderDesc", "URLSuccess",
-        "URLFailure", "URLNotify", "UserData", "Custom", "Device", "MAC", "Response",
-    ]  # fmt: skip
+        "MerchantID",
+        "TransID",
+        "RefNr",
+        "Amount",
+        "Currency",
+        "OrderDesc",
+        "URLSuccess",
+        "URLFailure",
+        "URLNotify",
+        "UserData",
+        "Custom",
+        "Device",
+        "MAC",
+        "Response",
+    ]
     assert fields["MerchantID"] == MID
     assert re.fullmatch(r"DEMO-1-[0-9a-f]+", fields["TransID"])
     assert fields["Amount"] == "1250"
@@ -299,3 +311,31 @@ def test_order_pages(client: TestClient) -> None:
     assert page.by_id["return-1-mac"] == "verified"
     assert page.by_id["notify-1-mac"] == "verified"
     assert client.get("/orders/2").status_code == 404
+
+
+def test_back_office_needs_a_verified_pay_id_and_a_known_action(client: TestClient) -> None:
+    fields = checkout(client)
+    assert client.post("/orders/1/credit", data={"amount": "100"}).status_code == 409
+    client.post("/result/success", data=answer(fields, mac_override="0" * 64))
+    assert orders(client)[0]["returns"][0]["mac_ok"] is False
+    assert client.post("/orders/1/credit", data={"amount": "100"}).status_code == 409
+    client.post("/result/success", data=answer(fields))
+    assert client.post("/orders/1/refund-everything").status_code == 404
+    assert client.post("/orders/9/inquire").status_code == 404
+    page = parse_html(client.get("/orders/1").text)
+    assert page.by_id["payid"] == "0123456789abcdef0123456789abcdef"
+
+
+def test_back_office_records_an_unreachable_paygate(client: TestClient) -> None:
+    fields = checkout(client)
+    client.post("/result/success", data=answer(fields))
+    client.app.state.config.paygate_url = "http://127.0.0.1:9"  # type: ignore[attr-defined]
+    response = client.post("/orders/1/inquire", follow_redirects=False)
+    assert response.status_code == 303
+    (call,) = orders(client)[0]["calls"]
+    assert call["action"] == "inquire"
+    assert call["sent"] == {
+        "PayID": "0123456789abcdef0123456789abcdef",
+        "TransID": f"{fields['TransID']}-1",
+    }
+    assert call["error"] == "ConnectError calling http://127.0.0.1:9/inquire.aspx"
