@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -138,6 +139,13 @@ class OperationStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def _reserve(self, work: Callable[[Connection], Reservation]) -> Reservation:
+        """Run a reservation; a step that already holds its ReqId makes it a DUPLICATE."""
+        try:
+            return await self.db.write(work)
+        except IntegrityError:
+            return Refusal.DUPLICATE
+
     async def reserve_credit(self, op: Operation, *, paid: int) -> Reservation:
         """Insert the credit unless the payment is not SUCCESS or it would exceed ``paid``."""
 
@@ -161,10 +169,7 @@ class OperationStore:
             conn.execute(insert(operations).values(**_values(op)))
             return Reserved(op)
 
-        try:
-            return await self.db.write(work)
-        except IntegrityError:
-            return Refusal.DUPLICATE
+        return await self._reserve(work)
 
     async def reserve_reversal(self, op: Operation) -> Reservation:
         """Mark the payment cancel-requested and insert the reversal, or join an open one."""
@@ -197,10 +202,7 @@ class OperationStore:
             conn.execute(insert(operations).values(**_values(op)))
             return Reserved(op)
 
-        try:
-            return await self.db.write(work)
-        except IntegrityError:
-            return Refusal.DUPLICATE
+        return await self._reserve(work)
 
     async def _first(self, query: Select[Any]) -> Operation | None:
         row = await self.db.read(lambda conn: conn.execute(query).mappings().first())
