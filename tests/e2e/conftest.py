@@ -25,6 +25,7 @@ from adapter.sandbox.config import SandboxClient, SandboxConfig
 from adapter.store.db import Database
 from adapter.store.tables import payments
 from adapter.web.app import create_app
+from tests.support.postgres import create_database, drop_database
 from tests.support.s2s import S2SClient
 from tests.support.servers import free_port, serve
 from tests.support.shop import Received, ShopKeys, create_test_shop
@@ -226,18 +227,40 @@ def running_stack(
         yield Stack(adapter_url, sandbox_url, shop_url, shop, received, settings, other_shop)
 
 
+S2S_BUDGETS = {"operation_budget_seconds": 3}  # short, so upstream trouble is quick to script
+S2S_TIMEOUTS = {"timeout_seconds": 1}
+
+
 @pytest.fixture(scope="package")
 def s2s_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One stack for the S2S tests: short budgets so upstream trouble is quick to script."""
+    """One stack for the S2S tests, on SQLite."""
     received = Received()
     with running_stack(
         tmp_path_factory.mktemp("s2s"),
         test_shop_factory(received),
         received,
-        adapter_settings={"operation_budget_seconds": 3},
-        alipay_settings={"timeout_seconds": 1},
+        adapter_settings=S2S_BUDGETS,
+        alipay_settings=S2S_TIMEOUTS,
     ) as running:
         yield running
+
+
+@pytest.fixture(scope="package")
+def s2s_postgres_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The same on a fresh PostgreSQL database, dropped afterwards."""
+    url = asyncio.run(create_database())
+    received = Received()
+    try:
+        with running_stack(
+            tmp_path_factory.mktemp("s2s-pg"),
+            test_shop_factory(received),
+            received,
+            adapter_settings={**S2S_BUDGETS, "database_url": url},
+            alipay_settings=S2S_TIMEOUTS,
+        ) as running:
+            yield running
+    finally:
+        asyncio.run(drop_database(url))
 
 
 @pytest.fixture
