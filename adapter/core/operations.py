@@ -26,6 +26,7 @@ from adapter.core.model import (
     OperationKind,
     OperationState,
     Payment,
+    PaymentState,
 )
 from adapter.mapping import PaygateResult
 from adapter.paygate.errors import Category
@@ -106,6 +107,11 @@ async def _record(ctx: Context, payment: Payment, op: Operation, reply: Reply) -
             ctx.outbox_wakeup.set()
     else:
         await ctx.operations.fail_reversal(op, now=now, result_code=code)
+        current = await ctx.store.get(payment.pay_id)
+        if current and current.state is PaymentState.CANCELLED and current.result_code == "SUCCESS":
+            # A success notify was taken as cancelled while this cancel was open, and now the
+            # cancel is refused: the shopper paid, the shop was told FAILED.
+            log.error("payment %s: paid, but its cancel was refused (%s)", payment.pay_id, code)
 
 
 async def settle(ctx: Context, payment: Payment, op: Operation, *, deadline: float) -> Operation:

@@ -141,3 +141,29 @@ def test_repeat_req_inconsistent_is_not_taken_as_a_failed_refund(
     inquiry = s2s.call("inquire", {"PayID": pay_id})
     assert inquiry["AmountCred"] == "0"
     s2s_stack.clear_faults()
+
+
+def test_a_cancel_refused_after_a_success_notify_is_reported_to_the_operator(
+    s2s_stack: Stack, s2s: S2SClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    pay_id = s2s_stack.open_payment("FT-CREFUSED", "900")
+    fault(s2s_stack, "cancelPayment", "result", request_id=pay_id, count=100)
+    assert s2s.reverse(pay_id, "FT-CREFUSED-X", "900")["Code"] == "61500003"
+    s2s_stack.sim(f"payments/{pay_id}/complete", {"status": "S"})
+    s2s_stack.wait_for_state(pay_id, "CANCELLED")
+    s2s_stack.clear_faults()
+    fault(
+        s2s_stack,
+        "cancelPayment",
+        "result",
+        request_id=pay_id,
+        count=100,
+        result_code="PROCESS_FAIL",
+        result_status="F",
+    )
+    deadline = time.monotonic() + 5
+    while f"payment {pay_id}: paid, but its cancel was refused" not in caplog.text:
+        assert time.monotonic() < deadline, "the refused cancel was not reported"
+        time.sleep(0.1)
+    answer = s2s.reverse(pay_id, "FT-CREFUSED-X", "900")
+    assert (answer["Status"], answer["Code"]) == ("FAILED", "21500135")
