@@ -101,6 +101,7 @@ class Settings:
     reconcile_after_seconds: float = 60.0  # how long a payment stays open before that
     # How long a credit/reverse/inquire may retry Alipay+ before answering "pending".
     operation_budget_seconds: float = 15.0
+    req_id_answer_days: float = 30.0  # how long a ReqId's answer is replayed byte for byte
 
     def merchant(self, merchant_id: str) -> Merchant | None:
         return self.merchants.get(merchant_id)
@@ -307,10 +308,12 @@ def parse_settings(
         ("reconcile_interval_seconds", 30.0),
         ("reconcile_after_seconds", 60.0),
         ("operation_budget_seconds", 15.0),
+        ("req_id_answer_days", 30.0),
     ):
         value = adapter.get(key, default)
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            reader.problem(f"adapter.{key}", "must be a positive number of seconds")
+            unit = "days" if key.endswith("_days") else "seconds"
+            reader.problem(f"adapter.{key}", f"must be a positive number of {unit}")
             value = default
         intervals[key] = float(value)
     alipay = _read_alipay(reader, reader.section(data, "alipayplus", ""))
@@ -338,6 +341,7 @@ def parse_settings(
         reconcile_interval_seconds=intervals["reconcile_interval_seconds"],
         reconcile_after_seconds=intervals["reconcile_after_seconds"],
         operation_budget_seconds=intervals["operation_budget_seconds"],
+        req_id_answer_days=intervals["req_id_answer_days"],
     )
 
 

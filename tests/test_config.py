@@ -110,6 +110,7 @@ def test_operation_budget_and_upstream_timeout_are_read_with_safe_defaults(
     monkeypatch.setenv("HMAC_NEW", "k")
     defaults = load_settings(_config(tmp_path))
     assert (defaults.operation_budget_seconds, defaults.alipay.timeout_seconds) == (15.0, None)
+    assert defaults.req_id_answer_days == 30.0
     path = _with(_config(tmp_path), "adapter", operation_budget_seconds=4)
     tuned = load_settings(_with(path, "alipayplus", timeout_seconds=2.5))
     assert (tuned.operation_budget_seconds, tuned.alipay.timeout_seconds) == (4.0, 2.5)
@@ -120,6 +121,7 @@ def test_operation_budget_and_upstream_timeout_are_read_with_safe_defaults(
     [
         ("adapter", "operation_budget_seconds", 0),
         ("adapter", "operation_budget_seconds", "soon"),
+        ("adapter", "req_id_answer_days", -3),
         ("alipayplus", "timeout_seconds", -1),
         ("alipayplus", "timeout_seconds", 600),
     ],

@@ -66,5 +66,7 @@ async def run_reconciler(ctx: Context) -> None:
         try:
             await reconcile_once(ctx)
             await settle_open_steps(ctx)
+            keep = timedelta(days=ctx.settings.req_id_answer_days)
+            await ctx.replays.forget_finished_before(ctx.clock() - keep)
         except Exception:
             log.exception("reconciliation pass failed")

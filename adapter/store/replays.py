@@ -123,3 +123,15 @@ class ReplayStore:
         """Give the ReqId back: the answer was not final, so a repeat must run again."""
         statement = delete(request_replays).where(key.where(), request_replays.c.state == "running")
         await self.db.write(lambda conn: conn.execute(statement))
+
+    async def forget_finished_before(self, cutoff: datetime) -> int:
+        """Drop stored answers older than ``cutoff``; returns how many.
+
+        Safe for money: a later repeat of a credit or reversal still finds its step by ReqId and
+        answers its outcome without a new upstream call; only the byte-for-byte copy is gone.
+        """
+        statement = delete(request_replays).where(
+            request_replays.c.state == "done", request_replays.c.created_at < cutoff
+        )
+        result = await self.db.write(lambda conn: conn.execute(statement))
+        return int(result.rowcount)

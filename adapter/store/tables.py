@@ -135,3 +135,4 @@ request_replays = Table(
     Column("lease_until", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
 )
+Index("ix_request_replays_age", request_replays.c.state, request_replays.c.created_at)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from adapter.mapping import load_mapping
 from adapter.sandbox.app import create_sandbox_app
 from adapter.sandbox.config import SandboxClient, SandboxConfig
 from adapter.store.db import Database
+from adapter.store.replays import ReplayStore
 from adapter.store.tables import payments
 from adapter.web.app import create_app
 from tests.support.postgres import create_database, drop_database
@@ -72,6 +74,16 @@ class Stack:
                 await db.dispose()
 
         return asyncio.run(read())
+
+    def forget_req_id_answers(self) -> None:
+        async def forget() -> None:
+            db = Database(self.settings.database_url)
+            try:
+                await ReplayStore(db).forget_finished_before(datetime.now(UTC) + timedelta(days=1))
+            finally:
+                await db.dispose()
+
+        asyncio.run(forget())
 
     def stored_pay_ids(self) -> list[str]:
         return self.column(select(payments.c.pay_id))

@@ -196,3 +196,27 @@ def test_concurrent_repeats_of_one_req_id_make_one_upstream_call(
     assert answer["Code"] == "00000000"
     assert _refund_calls(s2s_stack) == before + 1
     assert s2s_stack.ledger(pay_id)["refunded"] == 250
+
+
+def test_a_credit_repeated_after_its_stored_answer_was_forgotten_is_not_refunded_again(
+    s2s_stack: Stack, s2s: S2SClient
+) -> None:
+    pay_id = s2s_stack.paid_payment("RQ-FORGOT", "1000")
+    params = s2s.outer(
+        {
+            "PayID": pay_id,
+            "TransID": "RQ-F-1",
+            "Amount": "300",
+            "Currency": "EUR",
+            "ReqId": "r-forgotten",
+        }
+    )
+    first = answer_fields(s2s_stack.shop, s2s.send("credit", params))
+    s2s_stack.forget_req_id_answers()  # what the retention does after adapter.req_id_answer_days
+    before = _refund_calls(s2s_stack)
+    again = answer_fields(s2s_stack.shop, s2s.send("credit", params))
+    assert (
+        (again["Code"], again["XID"]) == (first["Code"], first["XID"]) == ("00000000", first["XID"])
+    )
+    assert _refund_calls(s2s_stack) == before
+    assert s2s_stack.ledger(pay_id)["refunded"] == 300

@@ -59,3 +59,23 @@ async def test_keys_differ_by_merchant_endpoint_and_req_id(store: PaymentStore) 
     ]
     for key in keys:
         assert await replays.claim(key, "fp", now=NOW, lease=LEASE) == Claimed()
+
+
+async def test_only_finished_answers_older_than_the_cutoff_are_forgotten(
+    store: PaymentStore,
+) -> None:
+    replays = ReplayStore(store.db)
+    old, running, recent = (
+        KEY,
+        ReplayKey("Shop", "credit", "r-2"),
+        ReplayKey("Shop", "credit", "r-3"),
+    )
+    for key in (old, running):
+        await replays.claim(key, "fp", now=NOW, lease=LEASE)
+    await replays.finish(old, "Len=1&Data=A")
+    await replays.claim(recent, "fp", now=NOW + timedelta(days=2), lease=LEASE)
+    await replays.finish(recent, "Len=1&Data=B")
+    assert await replays.forget_finished_before(NOW + timedelta(days=1)) == 1
+    assert await replays.claim(old, "fp", now=NOW, lease=LEASE) == Claimed()
+    assert await replays.claim(running, "fp", now=NOW, lease=LEASE) == Busy("fp")
+    assert await replays.claim(recent, "fp", now=NOW, lease=LEASE) == Finished("fp", "Len=1&Data=B")

@@ -51,9 +51,11 @@ def upgrade() -> None:
         sa.Column("lease_until", UTCDateTime),
         sa.Column("created_at", UTCDateTime, nullable=False),
     )
+    op.create_index("ix_request_replays_age", "request_replays", ["state", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_request_replays_age", "request_replays")
     op.drop_table("request_replays")
     op.drop_index("uq_operations_req_id", "operations")
     op.drop_index("ix_operations_open", "operations")
