@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
 import time
 from dataclasses import dataclass, replace
@@ -36,12 +35,12 @@ from adapter.paygate.response import (
     plain_error_body,
     s2s_body,
 )
+from adapter.paygate.validation import is_pay_id
 from adapter.store.replays import Claimed, Finished, ReplayKey
 
 log = logging.getLogger(__name__)
 
 REPLAY_POLL_SECONDS = 0.05
-_PAY_ID = re.compile(r"[0-9A-Za-z]{32}")
 _NO_ECHO = Echo(pay_id="", trans_id="", ref_nr="", user_data="")
 
 
@@ -91,7 +90,7 @@ def _refusal(ctx: Context, merchant: Merchant, echo: Echo, error: PaygateError) 
 
 
 async def _merchant_payment(ctx: Context, merchant: Merchant, pay_id: str) -> Payment | None:
-    if not _PAY_ID.fullmatch(pay_id):
+    if not is_pay_id(pay_id):
         return None
     payment = await ctx.store.get(pay_id)
     if payment is None or payment.merchant_id != merchant.merchant_id:

@@ -152,9 +152,14 @@ def check_currency(value: str, parameter: str = "Currency") -> str:
     return value
 
 
+def is_pay_id(value: str) -> bool:
+    """Whether ``value`` has the form of a PayID (``an32``), i.e. could name a payment."""
+    return bool(_PAY_ID.fullmatch(value))
+
+
 def check_pay_id(value: str) -> str:
     """``an32``: the PayID we generated, 32 letters or digits."""
-    if not _PAY_ID.fullmatch(value):
+    if not is_pay_id(value):
         raise PaygateError(Category.FORMAT, "PayID", "PayID must be 32 letters or digits")
     return value
 
