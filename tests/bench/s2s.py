@@ -38,7 +38,7 @@ from tests.support.shop import Received, ShopKeys, create_test_shop
 FLOOR = {"inquire": 2400.0, "credit": 200.0}
 GOAL = {"inquire": 0.70, "credit": 0.80}
 CLIENT_ID = "BENCH_CLIENT"
-PAYMENTS = 200
+PAYMENTS = 1000  # enough that no payment sees two credits at once during a run
 
 
 @contextmanager
