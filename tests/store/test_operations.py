@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import secrets
 from datetime import UTC, datetime
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapter.core.model import (
     Operation,
@@ -15,7 +19,7 @@ from adapter.core.model import (
     PaymentState,
     ShopDetails,
 )
-from adapter.store.db import Database
+from adapter.store.db import Database, migrate
 from adapter.store.operations import Joined, OperationStore, Refusal, Reserved
 from adapter.store.payments import PaymentStore
 
@@ -213,3 +217,48 @@ async def test_open_steps_are_listed_oldest_first_for_reconciliation(
     assert [s.xid for s in await ops.open_older_than(later)] == [open_step.xid]
     await ops.touch(open_step.xid, now=later)
     assert await ops.open_older_than(later) == []
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=60),
+            st.sampled_from(
+                [OperationState.SUCCESS, OperationState.FAILED, OperationState.UNKNOWN]
+            ),
+        ),
+        max_size=12,
+    )
+)
+async def test_any_sequence_of_credits_reserves_exactly_while_room_is_left(
+    tmp_path: Path, steps: list[tuple[int, OperationState]]
+) -> None:
+    """Room = paid - (successful + open credits); a failed credit gives its amount back."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/{secrets.token_hex(4)}.sqlite3"
+    await migrate(url)
+    db = Database(url)
+    try:
+        store, ops = PaymentStore(db), OperationStore(db)
+        await _payment(store, PaymentState.SUCCESS)
+        held = 0
+        for amount, outcome in steps:
+            step = _step(amount=amount)
+            reservation = await ops.reserve_credit(step, paid=100)
+            if held + amount > 100:
+                assert reservation is Refusal.EXCEEDS
+                continue
+            assert reservation == Reserved(step)
+            if outcome is OperationState.UNKNOWN:
+                await ops.mark_unknown(step.xid, now=NOW)
+            else:
+                await ops.finish(step.xid, outcome, now=NOW, result_code=outcome.value)
+            held += amount if outcome is not OperationState.FAILED else 0
+        counted = [
+            op for op in await ops.for_payment(PAY_ID) if op.state is not OperationState.FAILED
+        ]
+        assert sum(op.amount for op in counted) == held <= 100
+    finally:
+        await db.dispose()
