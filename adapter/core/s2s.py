@@ -1,4 +1,4 @@
-"""What reverse.aspx, credit.aspx and inquire.aspx share: the envelope, the answer, ReqId.
+"""What reverse.aspx, credit.aspx, capture.aspx and inquire.aspx share: envelope, answer, ReqId.
 
 Every answer to a known merchant is ``Len=…&Data=…`` (pretix raises on a body without Data),
 echoes the request's TransID, RefNr and UserData, and never carries an empty PayID (§15). A
@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from adapter.config import Merchant
+from adapter.core.capture import capture_result
 from adapter.core.context import Context
 from adapter.core.inquire import inquire
 from adapter.core.model import Payment
@@ -117,6 +118,9 @@ async def _answer(
         return _encrypted(
             ctx, merchant, echo, inquiry.result, xid=payment.xid, extra=inquiry.amount_fields()
         )
+    if request.endpoint is Endpoint.CAPTURE:
+        result = capture_result(ctx, request, payment)
+        return _encrypted(ctx, merchant, echo, result, xid=payment.xid)
     outcome = await run_step(ctx, merchant, request, payment)
     return _encrypted(ctx, merchant, echo, outcome.result, xid=outcome.xid)
 

@@ -1,8 +1,9 @@
 """The request rules of the server-to-server endpoints (paygate.md §8, §9; seed page "Alipay+").
 
-``reverse.aspx`` and ``credit.aspx`` carry PayID, TransID, Amount and Currency; ``inquire.aspx``
-only PayID (TransID is optional there, and fatchip-lib leaves it out). Everything else is
-optional, because pretix's credit sends nothing more (§15). The first broken rule is reported.
+``reverse.aspx``, ``credit.aspx`` and ``capture.aspx`` carry PayID, TransID, Amount and
+Currency; ``inquire.aspx`` only PayID (TransID is optional there, and fatchip-lib leaves it out).
+Everything else is optional, because pretix's credit sends nothing more (§15). The first broken
+rule is reported.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ _DOCUMENTED = {
 class Endpoint(StrEnum):
     REVERSE = "reverse"
     CREDIT = "credit"
+    CAPTURE = "capture"
     INQUIRE = "inquire"
 
     @property
@@ -39,7 +41,8 @@ class Endpoint(StrEnum):
         return MacScheme.INQUIRE if self is Endpoint.INQUIRE else MacScheme.OPERATION
 
     @property
-    def moves_money(self) -> bool:
+    def carries_amount(self) -> bool:
+        """Every endpoint but inquire sends TransID, Amount and Currency (§8)."""
         return self is not Endpoint.INQUIRE
 
 
@@ -104,9 +107,9 @@ def validate_operation_request(raw: RawRequest, endpoint: Endpoint) -> Operation
     """Check a reverse/credit/inquire request and return its typed values."""
     fields = raw.fields
     pay_id = check_pay_id(require(fields, "PayID"))
-    trans_id = _trans_id(fields, mandatory=endpoint.moves_money)
+    trans_id = _trans_id(fields, mandatory=endpoint.carries_amount)
     amount = currency = None
-    if endpoint.moves_money:
+    if endpoint.carries_amount:
         amount = parse_amount(require(fields, "Amount"))
         currency = check_currency(require(fields, "Currency"))
     for key, value in fields.items():

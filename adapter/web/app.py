@@ -97,7 +97,7 @@ async def checkout(request: Request) -> Response:
 
 
 def operation_endpoint(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-    """reverse.aspx, credit.aspx, inquire.aspx: always HTTP 200 with the answer as the body."""
+    """reverse/credit/capture/inquire.aspx: always HTTP 200 with the answer as the body."""
 
     async def handler(request: Request) -> Response:
         ctx = _context(request)

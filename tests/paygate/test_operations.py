@@ -27,7 +27,7 @@ def _error(raw: RawRequest, endpoint: Endpoint) -> tuple[Category, str]:
     return caught.value.category, caught.value.parameter
 
 
-@pytest.mark.parametrize("endpoint", [Endpoint.CREDIT, Endpoint.REVERSE])
+@pytest.mark.parametrize("endpoint", [Endpoint.CREDIT, Endpoint.REVERSE, Endpoint.CAPTURE])
 def test_a_pretix_style_request_with_only_the_mandatory_fields_is_valid(
     endpoint: Endpoint,
 ) -> None:
@@ -114,8 +114,9 @@ def test_echo_keeps_the_raw_values_even_of_an_invalid_request() -> None:
 
 
 def test_each_endpoint_names_its_mac_scheme() -> None:
-    assert [e.mac_scheme for e in Endpoint] == [
-        MacScheme.OPERATION,
-        MacScheme.OPERATION,
-        MacScheme.INQUIRE,
-    ]
+    assert {e: e.mac_scheme for e in Endpoint} == {
+        Endpoint.REVERSE: MacScheme.OPERATION,
+        Endpoint.CREDIT: MacScheme.OPERATION,
+        Endpoint.CAPTURE: MacScheme.OPERATION,
+        Endpoint.INQUIRE: MacScheme.INQUIRE,
+    }
