@@ -166,15 +166,21 @@ def _new_step(ctx: Context, request: OperationRequest, payment: Payment) -> Oper
     )
 
 
+def _repeated(
+    ctx: Context, request: OperationRequest, existing: Operation
+) -> Operation | StepOutcome:
+    if existing.pay_id != request.pay_id or existing.amount != request.amount:
+        return _refused(ctx, "req_id_reused")
+    return existing
+
+
 async def _reserve(
     ctx: Context, request: OperationRequest, payment: Payment
 ) -> Operation | StepOutcome:
     kind = _KIND[request.endpoint]
     existing = await _repeat_of(ctx, request, payment, kind)
     if existing is not None:
-        if existing.pay_id != payment.pay_id or existing.amount != request.amount:
-            return _refused(ctx, "req_id_reused")
-        return existing
+        return _repeated(ctx, request, existing)
     step = _new_step(ctx, request, payment)
     if kind is OperationKind.CREDIT:
         reservation = await ctx.operations.reserve_credit(step, paid=payment.amount)
@@ -184,7 +190,10 @@ async def _reserve(
         return reservation.operation
     if reservation is Refusal.DUPLICATE:
         # A concurrent request with the same ReqId stored its step first: follow that one.
-        return await _reserve(ctx, request, payment)
+        existing = await _repeat_of(ctx, request, payment, kind)
+        if existing is None:
+            raise RuntimeError(f"{kind} for {payment.pay_id}: ReqId taken, but no step has it")
+        return _repeated(ctx, request, existing)
     if reservation is Refusal.EXCEEDS:
         return StepOutcome(None, ctx.mapping.alipay("REFUND_AMOUNT_EXCEED", "F"))
     if reservation is Refusal.HAS_CREDITS:
