@@ -29,7 +29,7 @@ from adapter.store.tables import payments
 from adapter.web.app import create_app
 from tests.support.postgres import create_database, drop_database
 from tests.support.s2s import S2SClient
-from tests.support.servers import free_port, serve
+from tests.support.servers import reserve_port, serve
 from tests.support.shop import Received, ShopKeys, create_test_shop
 
 CLIENT_ID = "SANDBOX_TEST_CLIENT"
@@ -162,7 +162,7 @@ def running_stack(
     (tmp_path / "alipay.pub.pem").write_text(public_key_pem(alipay.public_key()))
     shop = ShopKeys("TestShop", secrets.token_hex(16), secrets.token_hex(8))
     other_shop = ShopKeys("OtherShop", secrets.token_hex(16), secrets.token_hex(8))
-    adapter_port, sandbox_port, shop_port = free_port(), free_port(), free_port()
+    adapter_port, sandbox_port, shop_port = reserve_port(), reserve_port(), reserve_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     settings = parse_settings(
         {

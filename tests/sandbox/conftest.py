@@ -17,7 +17,7 @@ from adapter.alipayplus.signing import generate_private_key
 from adapter.sandbox.app import create_sandbox_app
 from adapter.sandbox.config import SandboxClient, SandboxConfig
 from tests.sandbox.harness import Acqp, Receiver, Sim
-from tests.support.servers import free_port, serve
+from tests.support.servers import reserve_port, serve
 
 CLIENT_ID = "SANDBOX_5YC47N2ZQHJ004124"
 OTHER_CLIENT_ID = "SANDBOX_OTHER"  # has no default notify URL
@@ -68,7 +68,7 @@ def sandbox_config(keys: Keys, notify_url: str, **knobs: Any) -> SandboxConfig:
 def running_sandbox(
     config: SandboxConfig, clock: Callable[[], datetime] | None = None
 ) -> Iterator[str]:
-    port = free_port()
+    port = reserve_port()
     url = f"http://127.0.0.1:{port}"
     with serve(create_sandbox_app(config.with_public_url(url), clock=clock), port):
         yield url

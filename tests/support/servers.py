@@ -11,23 +11,49 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
+# Ports handed out by reserve_port, with their bound sockets, until serve() takes them.
+_reserved: dict[int, socket.socket] = {}
+_reserved_lock = threading.Lock()
+
 
 def free_port() -> int:
+    """A port free right now, for a server in another process (which must bind it itself)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
 
 
+def reserve_port() -> int:
+    """A port kept bound until :func:`serve` listens on it.
+
+    With :func:`free_port` the port is released before the server binds it, and an outgoing
+    connection of the busy test process can take it as its local port in between.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    with _reserved_lock:
+        _reserved[port] = sock
+    return port
+
+
 @contextmanager
 def serve(app: ASGIApp, port: int | None = None) -> Iterator[str]:
-    """Run ``app`` with uvicorn on 127.0.0.1 and yield its base URL until the block ends."""
-    port = port or free_port()
+    """Run ``app`` with uvicorn on 127.0.0.1 and yield its base URL until the block ends.
+
+    ``port`` must come from :func:`reserve_port`; without one a port is reserved here.
+    """
+    port = port or reserve_port()
+    with _reserved_lock:
+        sock = _reserved.pop(port)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + 15
     while not server.started:
@@ -39,3 +65,4 @@ def serve(app: ASGIApp, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
