@@ -21,7 +21,8 @@ async def create_database() -> str:
     try:
         conn = await asyncpg.connect(POSTGRES_URL)
     except OSError as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
+        # A missing server must not pass as a skipped test: .ci/run starts it.
+        pytest.fail(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:

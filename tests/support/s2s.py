@@ -91,6 +91,10 @@ class S2SClient:
         fields = {"PayID": pay_id, "TransID": trans_id, "Amount": amount, "Currency": "EUR"}
         return self.call("reverse", {**fields, **extra})
 
+    def capture(self, pay_id: str, trans_id: str, amount: str) -> Fields:
+        fields = {"PayID": pay_id, "TransID": trans_id, "Amount": amount, "Currency": "EUR"}
+        return self.call("capture", fields)
+
     def inquire(self, pay_id: str, **extra: str) -> Fields:
         return self.call("inquire", {"PayID": pay_id, **extra})
 
