@@ -48,8 +48,12 @@ async def settle_open_steps(ctx: Context) -> int:
         try:
             # A request working on this payment right now will settle the step itself.
             async with ctx.locks.hold(step.pay_id, wait_seconds=0.05):
+                # That request may have settled it between our query and taking the lock.
+                still_open = await ctx.operations.get(step.xid)
+                if still_open is None or still_open.state.is_final:
+                    continue
                 deadline = time.monotonic() + STEP_ATTEMPT_SECONDS
-                current = await settle(ctx, payment, step, deadline=deadline)
+                current = await settle(ctx, payment, still_open, deadline=deadline)
         except LockBusy:
             continue
         if current.state.is_final:

@@ -1,0 +1,160 @@
+"""What the reconciler sends again, on a real SQLite store with Alipay+ behind a mock transport."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapter.alipayplus.client import AlipayPlusClient, ClientSettings
+from adapter.alipayplus.signing import generate_private_key
+from adapter.config import AlipayConnection, Settings
+from adapter.core.context import Context
+from adapter.core.model import (
+    Operation,
+    OperationDetails,
+    OperationKind,
+    OperationState,
+    Payment,
+    PaymentState,
+    ShopDetails,
+)
+from adapter.core.reconcile import settle_open_steps
+from adapter.core.results import ResultBuilder
+from adapter.mapping import load_mapping
+from adapter.secret import Secret
+from adapter.store.db import Database, migrate
+from adapter.store.operations import OperationStore, Reserved
+from adapter.store.payments import PaymentStore
+from adapter.store.replays import ReplayStore
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+LONG_AGO = NOW - timedelta(hours=1)
+PAY_ID = "a" * 32
+# Unsigned F answers are taken as definite, so no signing is needed here.
+DECLINED = b'{"result":{"resultCode":"PROCESS_FAIL","resultStatus":"F","resultMessage":"no"}}'
+
+
+class SettledMeanwhile(OperationStore):
+    """A request settles every open step right after the reconciler has listed them."""
+
+    async def open_older_than(self, cutoff: datetime, limit: int = 50) -> list[Operation]:
+        listed = await super().open_older_than(cutoff, limit)
+        for step in listed:
+            await self.finish(step.xid, OperationState.SUCCESS, now=NOW, result_code="SUCCESS")
+        return listed
+
+
+@dataclass
+class Upstream:
+    refunds: int = 0
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/refund"):
+            self.refunds += 1
+        return httpx.Response(200, content=DECLINED)
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    url = f"sqlite+aiosqlite:///{tmp_path}/adapter.sqlite3"
+    await migrate(url)
+    db = Database(url)
+    yield db
+    await db.dispose()
+
+
+@asynccontextmanager
+async def _context(
+    db: Database, operations: OperationStore, upstream: Upstream
+) -> AsyncIterator[Context]:
+    key = generate_private_key()
+    connection = AlipayConnection("http://alipay.test", "C1", key, key.public_key())
+    settings = Settings(
+        public_url="http://adapter.test",
+        database_url="unused",
+        token_secret=Secret("t" * 32),
+        alipay=connection,
+        merchants={},
+        reconcile_after_seconds=60,
+    )
+    client = AlipayPlusClient(
+        ClientSettings("http://alipay.test", "C1", key, key.public_key()),
+        transport=httpx.MockTransport(upstream.handle),
+    )
+    mapping = load_mapping()
+    async with client:
+        yield Context(
+            settings=settings,
+            mapping=mapping,
+            store=PaymentStore(db),
+            alipay=client,
+            results=ResultBuilder(mapping),
+            operations=operations,
+            replays=ReplayStore(db),
+            clock=lambda: NOW,
+        )
+
+
+async def _open_credit(db: Database) -> Operation:
+    store = PaymentStore(db)
+    details = ShopDetails(url_success="https://s/ok", url_failure="https://s/no", url_notify="")
+    await store.insert(
+        Payment(
+            PAY_ID,
+            "Shop",
+            "T-1",
+            "b" * 32,
+            1000,
+            "EUR",
+            PaymentState.NEW,
+            details,
+            LONG_AGO,
+            LONG_AGO,
+        )
+    )
+    await store.finalize(
+        PAY_ID, PaymentState.SUCCESS, now=LONG_AGO, from_states=[PaymentState.NEW], notify_url=None
+    )
+    step = Operation(
+        xid="c" * 32,
+        pay_id=PAY_ID,
+        merchant_id="Shop",
+        kind=OperationKind.CREDIT,
+        trans_id="T-R",
+        amount=400,
+        currency="EUR",
+        state=OperationState.PENDING,
+        details=OperationDetails(),
+        created_at=LONG_AGO,
+        updated_at=LONG_AGO,
+    )
+    assert isinstance(await OperationStore(db).reserve_credit(step, paid=1000), Reserved)
+    return step
+
+
+async def test_an_open_credit_is_sent_again_and_settled(database: Database) -> None:
+    step = await _open_credit(database)
+    upstream = Upstream()
+    async with _context(database, OperationStore(database), upstream) as ctx:
+        assert await settle_open_steps(ctx) == 1
+        settled = await ctx.operations.get(step.xid)
+    assert upstream.refunds == 1
+    assert settled is not None and settled.state is OperationState.FAILED
+
+
+async def test_a_credit_settled_after_the_reconciler_listed_it_is_not_sent_again(
+    database: Database,
+) -> None:
+    step = await _open_credit(database)
+    upstream = Upstream()
+    async with _context(database, SettledMeanwhile(database), upstream) as ctx:
+        assert await settle_open_steps(ctx) == 0
+        settled = await ctx.operations.get(step.xid)
+    assert upstream.refunds == 0
+    assert settled is not None and settled.state is OperationState.SUCCESS
