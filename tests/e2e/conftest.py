@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -153,8 +153,8 @@ def running_stack(
     make_shop: ShopFactory,
     received: Received,
     *,
-    adapter_settings: dict[str, object] | None = None,
-    alipay_settings: dict[str, object] | None = None,
+    adapter_settings: Mapping[str, object] | None = None,
+    alipay_settings: Mapping[str, object] | None = None,
 ) -> Iterator[Stack]:
     """Sandbox, shop and adapter as uvicorn servers on free loopback ports."""
     acqp, alipay = generate_private_key(), generate_private_key()

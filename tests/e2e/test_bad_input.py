@@ -13,13 +13,11 @@ from tests.support.shop import parse_result_form
 
 
 def _post(stack: Stack, data: dict[str, str] | bytes) -> httpx.Response:
-    kwargs = {"content": data} if isinstance(data, bytes) else {"data": data}
-    return httpx.post(
-        f"{stack.adapter_url}/alipayplus.aspx",
-        headers={"content-type": "application/x-www-form-urlencoded"},
-        timeout=10,
-        **kwargs,  # type: ignore[arg-type]
-    )
+    url = f"{stack.adapter_url}/alipayplus.aspx"
+    if isinstance(data, bytes):
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        return httpx.post(url, content=data, headers=form, timeout=10)
+    return httpx.post(url, data=data, timeout=10)
 
 
 def _page_code(response: httpx.Response) -> str:

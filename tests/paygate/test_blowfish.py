@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable
 
 import pytest
+from cryptography.hazmat.decrepit.ciphers.algorithms import Blowfish
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -153,7 +154,7 @@ def test_keys_over_56_bytes_are_refused_clearly(size: int) -> None:
 def test_key_schedule_runs_once_per_cipher(monkeypatch: pytest.MonkeyPatch) -> None:
     """The key is set up when the merchant's cipher is built, not per request."""
     built: list[bytes] = []
-    original = blowfish.Blowfish
+    original = Blowfish
 
     def counting(key: bytes) -> object:
         built.append(key)

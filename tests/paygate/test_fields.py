@@ -32,7 +32,8 @@ def test_last_duplicate_wins_with_its_spelling_in_first_seen_order() -> None:
 def test_non_string_keys_are_absent() -> None:
     """A non-str key is simply not there instead of crashing on ``.lower()``."""
     fields = Fields([("a", "1")])
-    assert 1 not in fields
+    stray_key: object = 1
+    assert stray_key not in fields
     with pytest.raises(KeyError):
         fields[1]  # type: ignore[index]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pytest
 
@@ -35,7 +35,7 @@ BASE = {
 SHIPPING = {"sdFirstName": "Ada", "sdLastName": "Lovelace", "sdcountryCode": "GB"}
 
 
-def _raw(changes: dict[str, str | None] | None = None, *, encrypted: bool = True) -> RawRequest:
+def _raw(changes: Mapping[str, str | None] | None = None, *, encrypted: bool = True) -> RawRequest:
     values: dict[str, str | None] = {**BASE, **(changes or {})}
     pairs = [(key, value) for key, value in values.items() if value is not None]
     return RawRequest("M", Fields(pairs), encrypted=encrypted)
