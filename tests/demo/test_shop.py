@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 
+import httpx
 import pytest
-from starlette.testclient import TestClient
+from starlette.applications import Starlette
 
 from adapter.demo.shop import create_shop_app
 from adapter.paygate.blowfish import BlowfishCipher
 from adapter.paygate.fields import format_inner, parse_inner
 from adapter.paygate.mac import compute_mac, request_mac_message, response_mac_message
+from tests.support.servers import serve
 
 MID = "demo_shop"
 HMAC_KEY = "H" * 32
@@ -60,7 +63,7 @@ def parse_html(text: str) -> _Collect:
 
 
 @pytest.fixture
-def client() -> TestClient:
+def shop() -> Starlette:
     app = create_shop_app(
         merchant_id=MID,
         hmac_key=HMAC_KEY,
@@ -70,10 +73,16 @@ def client() -> TestClient:
     )
     # As the e2e tests do: the address is only known after the server listens.
     app.state.config.public_url = lambda: PUBLIC + "/"
-    return TestClient(app)
+    return app
 
 
-def checkout(client: TestClient, **form: str) -> dict[str, str]:
+@pytest.fixture
+def client(shop: Starlette) -> Iterator[httpx.Client]:
+    with serve(shop) as url, httpx.Client(base_url=url, follow_redirects=True) as http:
+        yield http
+
+
+def checkout(client: httpx.Client, **form: str) -> dict[str, str]:
     """Submit the order form and return the decrypted inner fields of the Paygate request."""
     response = client.post("/checkout", data=form)
     assert response.status_code == 200, response.text
@@ -123,14 +132,14 @@ def answer(
     return {"Len": str(length), "Data": data, **custom}
 
 
-def orders(client: TestClient) -> list[dict[str, Any]]:
+def orders(client: httpx.Client) -> list[dict[str, Any]]:
     response = client.get("/api/orders")
     assert response.status_code == 200
     result: list[dict[str, Any]] = response.json()
     return result
 
 
-def test_index_has_the_form_with_defaults(client: TestClient) -> None:
+def test_index_has_the_form_with_defaults(client: httpx.Client) -> None:
     page = parse_html(client.get("/").text)
     assert page.inputs["amount"] == "1250"
     assert page.inputs["orderdesc"] == "Demo order"
@@ -138,7 +147,7 @@ def test_index_has_the_form_with_defaults(client: TestClient) -> None:
     assert re.search(r'<option value="EUR" selected>', client.get("/").text)
 
 
-def test_checkout_sends_the_documented_request(client: TestClient) -> None:
+def test_checkout_sends_the_documented_request(client: httpx.Client) -> None:
     fields = checkout(client, amount="1250", currency="EUR", orderdesc="Demo order")
     assert list(fields) == [
         "MerchantID",
@@ -174,7 +183,7 @@ def test_checkout_sends_the_documented_request(client: TestClient) -> None:
     assert orders(client)[0]["trans_id"] == fields["TransID"]
 
 
-def test_mobile_checkout_adds_the_os_type(client: TestClient) -> None:
+def test_mobile_checkout_adds_the_os_type(client: httpx.Client) -> None:
     fields = checkout(client, amount="990", currency="USD", device="MobileWAP")
     assert fields["Device"] == "MobileWAP"
     assert fields["osType"] == "ANDROID"
@@ -192,14 +201,16 @@ def test_mobile_checkout_adds_the_os_type(client: TestClient) -> None:
         ({"currency": "XXX"}, "currency"),
     ],
 )
-def test_checkout_refuses_bad_input(client: TestClient, form: dict[str, str], message: str) -> None:
+def test_checkout_refuses_bad_input(
+    client: httpx.Client, form: dict[str, str], message: str
+) -> None:
     response = client.post("/checkout", data=form)
     assert response.status_code == 400
     assert message in parse_html(response.text).by_id["errors"]
     assert orders(client) == []
 
 
-def test_success_return_with_a_correct_mac_is_verified(client: TestClient) -> None:
+def test_success_return_with_a_correct_mac_is_verified(client: httpx.Client) -> None:
     fields = checkout(client)
     response = client.post("/result/success", data=answer(fields))
     assert response.status_code == 200
@@ -230,7 +241,7 @@ def test_success_return_with_a_correct_mac_is_verified(client: TestClient) -> No
         {"mac_key": "wrong key"},
     ],
 )
-def test_tampered_return_is_invalid(client: TestClient, tamper: dict[str, str]) -> None:
+def test_tampered_return_is_invalid(client: httpx.Client, tamper: dict[str, str]) -> None:
     fields = checkout(client)
     response = client.post("/result/failure", data=answer(fields, **tamper))
     page = parse_html(response.text)
@@ -240,7 +251,7 @@ def test_tampered_return_is_invalid(client: TestClient, tamper: dict[str, str]) 
     assert order["status"] == "pending"  # an unverified answer must not change the order
 
 
-def test_lower_case_mac_is_invalid_like_pretix(client: TestClient) -> None:
+def test_lower_case_mac_is_invalid_like_pretix(client: httpx.Client) -> None:
     fields = checkout(client)
     good = compute_mac(
         HMAC_KEY.encode(),
@@ -252,7 +263,7 @@ def test_lower_case_mac_is_invalid_like_pretix(client: TestClient) -> None:
     assert parse_html(response.text).by_id["mac-ok"] == "INVALID"
 
 
-def test_result_by_get_query(client: TestClient) -> None:
+def test_result_by_get_query(client: httpx.Client) -> None:
     fields = checkout(client)
     params = answer(fields, status="FAILED", code="21500012")
     response = client.get("/result/failure", params=params)
@@ -264,7 +275,7 @@ def test_result_by_get_query(client: TestClient) -> None:
     assert (ret["path"], ret["method"]) == ("failure", "GET")
 
 
-def test_undecryptable_return_shows_an_error(client: TestClient) -> None:
+def test_undecryptable_return_shows_an_error(client: httpx.Client) -> None:
     checkout(client)
     response = client.post("/result/success", data={"Len": "8", "Data": "ABC", "order": "1"})
     assert response.status_code == 400
@@ -277,7 +288,7 @@ def test_undecryptable_return_shows_an_error(client: TestClient) -> None:
     assert ret["error"]
 
 
-def test_notify_stores_and_answers(client: TestClient) -> None:
+def test_notify_stores_and_answers(client: httpx.Client) -> None:
     fields = checkout(client)
     good = client.post("/notify", data=answer(fields))
     assert (good.status_code, good.text) == (200, "OK")
@@ -290,7 +301,7 @@ def test_notify_stores_and_answers(client: TestClient) -> None:
     assert notifies[0]["received_at"]
 
 
-def test_notify_for_an_unknown_order_is_kept_aside(client: TestClient) -> None:
+def test_notify_for_an_unknown_order_is_kept_aside(client: httpx.Client) -> None:
     fields = checkout(client)
     stranger = {**fields, "TransID": "OTHER-1"}
     response = client.post("/notify", data=answer(stranger))
@@ -299,7 +310,7 @@ def test_notify_for_an_unknown_order_is_kept_aside(client: TestClient) -> None:
     assert "OTHER-1" in client.get("/").text
 
 
-def test_order_pages(client: TestClient) -> None:
+def test_order_pages(client: httpx.Client) -> None:
     fields = checkout(client)
     client.post("/result/success", data=answer(fields))
     client.post("/notify", data=answer(fields))
@@ -313,7 +324,7 @@ def test_order_pages(client: TestClient) -> None:
     assert client.get("/orders/2").status_code == 404
 
 
-def test_back_office_needs_a_verified_pay_id_and_a_known_action(client: TestClient) -> None:
+def test_back_office_needs_a_verified_pay_id_and_a_known_action(client: httpx.Client) -> None:
     fields = checkout(client)
     assert client.post("/orders/1/credit", data={"amount": "100"}).status_code == 409
     client.post("/result/success", data=answer(fields, mac_override="0" * 64))
@@ -326,10 +337,10 @@ def test_back_office_needs_a_verified_pay_id_and_a_known_action(client: TestClie
     assert page.by_id["payid"] == "0123456789abcdef0123456789abcdef"
 
 
-def test_back_office_records_an_unreachable_paygate(client: TestClient) -> None:
+def test_back_office_records_an_unreachable_paygate(shop: Starlette, client: httpx.Client) -> None:
     fields = checkout(client)
     client.post("/result/success", data=answer(fields))
-    client.app.state.config.paygate_url = "http://127.0.0.1:9"  # type: ignore[attr-defined]
+    shop.state.config.paygate_url = "http://127.0.0.1:9"
     response = client.post("/orders/1/inquire", follow_redirects=False)
     assert response.status_code == 303
     (call,) = orders(client)[0]["calls"]
