@@ -14,6 +14,7 @@ APIS = ("pay", "inquiryPayment", "cancelPayment", "refund")
 class FaultMode(StrEnum):
     RESULT = "result"  # answer this result without processing
     DELAY = "delay"  # sleep, then process normally
+    STALL = "stall"  # sleep, then fail without processing: the client timed out for nothing
     DROP_AFTER_COMMIT = "drop_after_commit"  # process, then lose the answer
     HTTP_500 = "http_500"  # fail without processing
     BAD_SIGNATURE = "bad_signature"  # process; sign the answer with a wrong key

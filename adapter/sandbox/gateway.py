@@ -78,8 +78,10 @@ class Gateway:
             return self._answer(path, client.client_id, forced)
         if fault.mode is FaultMode.HTTP_500:
             return Response(status_code=500)
-        if fault.mode is FaultMode.DELAY:
+        if fault.mode in (FaultMode.DELAY, FaultMode.STALL):
             await asyncio.sleep(fault.delay_seconds)
+        if fault.mode is FaultMode.STALL:
+            return Response(status_code=504)
         payload = self._process(fault.api, client, body)
         if fault.mode is FaultMode.DROP_AFTER_COMMIT:
             return Response(status_code=500)

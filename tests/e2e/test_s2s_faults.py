@@ -34,6 +34,7 @@ def assert_one_refund(stack: Stack, pay_id: str, xid: str, amount: int) -> None:
     ("mode", "extra"),
     [
         ("delay", {"delay_seconds": 1.5}),  # the answer comes after our 1 s timeout
+        ("stall", {"delay_seconds": 1.5}),  # our 1 s timeout, and nothing was processed
         ("http_500", {}),  # 5xx without processing
         ("result", {"result_code": "UNKNOWN_EXCEPTION", "result_status": "U"}),
         ("result", {"result_code": "REQUEST_TRAFFIC_EXCEED_LIMIT", "result_status": "U"}),

@@ -40,6 +40,14 @@ async def test_a_delay_answers_late_but_normally(acqp: Acqp, sim: Sim) -> None:
     assert time.monotonic() - started >= 0.3
 
 
+async def test_a_stall_answers_late_without_processing(acqp: Acqp, sim: Sim) -> None:
+    await sim.fault(api="pay", mode="stall", delay_seconds=0.3)
+    started = time.monotonic()
+    assert (await acqp.post("pay", pay_body("p1"))).status_code == 504
+    assert time.monotonic() - started >= 0.3
+    assert (await sim.request("GET", "/payments/p1")).status_code == 404
+
+
 async def test_drop_after_commit_keeps_the_payment_but_loses_the_answer(
     acqp: Acqp, sim: Sim
 ) -> None:
