@@ -3,53 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 
 import pytest
 
 from adapter.core.inquire import summarise
-from adapter.core.model import (
-    Operation,
-    OperationDetails,
-    OperationKind,
-    OperationState,
-    Payment,
-    PaymentState,
-    ShopDetails,
-)
+from adapter.core.model import Operation, OperationKind, OperationState, PaymentState
 from adapter.core.results import ResultBuilder
 from adapter.mapping import load_mapping
+from tests.support.models import a_payment, a_step
 
-NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 RESULTS = ResultBuilder(load_mapping())
-PAYMENT = Payment(
-    pay_id="a" * 32,
-    merchant_id="Shop",
-    trans_id="T-1",
-    xid="b" * 32,
-    amount=1000,
-    currency="JPY",
-    state=PaymentState.SUCCESS,
-    details=ShopDetails(url_success="https://s/ok", url_failure="https://s/no", url_notify=""),
-    created_at=NOW,
-    updated_at=NOW,
-)
+PAYMENT = a_payment(currency="JPY", state=PaymentState.SUCCESS)
 
 
 def _step(kind: OperationKind, amount: int, state: OperationState) -> Operation:
-    return Operation(
-        xid="c" * 32,
-        pay_id=PAYMENT.pay_id,
-        merchant_id="Shop",
-        kind=kind,
-        trans_id="T-R",
-        amount=amount,
-        currency="JPY",
-        state=state,
-        details=OperationDetails(),
-        created_at=NOW,
-        updated_at=NOW,
-    )
+    return a_step(kind=kind, amount=amount, currency="JPY", state=state)
 
 
 def test_a_paid_payment_is_authorised_and_captured_in_full() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,15 +15,7 @@ from adapter.alipayplus.client import AlipayPlusClient, ClientSettings
 from adapter.alipayplus.signing import generate_private_key
 from adapter.config import AlipayConnection, Settings
 from adapter.core.context import Context
-from adapter.core.model import (
-    Operation,
-    OperationDetails,
-    OperationKind,
-    OperationState,
-    Payment,
-    PaymentState,
-    ShopDetails,
-)
+from adapter.core.model import Operation, OperationState, PaymentState
 from adapter.core.reconcile import settle_open_steps
 from adapter.core.results import ResultBuilder
 from adapter.mapping import load_mapping
@@ -32,10 +24,9 @@ from adapter.store.db import Database, migrate
 from adapter.store.operations import OperationStore, Reserved
 from adapter.store.payments import PaymentStore
 from adapter.store.replays import ReplayStore
+from tests.support.models import NOW, PAY_ID, a_payment, a_step
 
-NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 LONG_AGO = NOW - timedelta(hours=1)
-PAY_ID = "a" * 32
 # Unsigned F answers are taken as definite, so no signing is needed here.
 DECLINED = b'{"result":{"resultCode":"PROCESS_FAIL","resultStatus":"F","resultMessage":"no"}}'
 
@@ -103,37 +94,11 @@ async def _context(
 
 async def _open_credit(db: Database) -> Operation:
     store = PaymentStore(db)
-    details = ShopDetails(url_success="https://s/ok", url_failure="https://s/no", url_notify="")
-    await store.insert(
-        Payment(
-            PAY_ID,
-            "Shop",
-            "T-1",
-            "b" * 32,
-            1000,
-            "EUR",
-            PaymentState.NEW,
-            details,
-            LONG_AGO,
-            LONG_AGO,
-        )
-    )
+    await store.insert(a_payment(created_at=LONG_AGO, updated_at=LONG_AGO))
     await store.finalize(
         PAY_ID, PaymentState.SUCCESS, now=LONG_AGO, from_states=[PaymentState.NEW], notify_url=None
     )
-    step = Operation(
-        xid="c" * 32,
-        pay_id=PAY_ID,
-        merchant_id="Shop",
-        kind=OperationKind.CREDIT,
-        trans_id="T-R",
-        amount=400,
-        currency="EUR",
-        state=OperationState.PENDING,
-        details=OperationDetails(),
-        created_at=LONG_AGO,
-        updated_at=LONG_AGO,
-    )
+    step = a_step(amount=400, created_at=LONG_AGO, updated_at=LONG_AGO)
     assert isinstance(await OperationStore(db).reserve_credit(step, paid=1000), Reserved)
     return step
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import UTC, datetime
+from datetime import timedelta
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -15,35 +15,16 @@ from adapter.core.model import (
     OperationDetails,
     OperationKind,
     OperationState,
-    Payment,
     PaymentState,
-    ShopDetails,
 )
 from adapter.store.db import Database, migrate
 from adapter.store.operations import Joined, OperationStore, Refusal, Reserved
 from adapter.store.payments import PaymentStore
-
-NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
-PAY_ID = "a" * 32
+from tests.support.models import NOW, PAY_ID, a_payment, a_step
 
 
 async def _payment(store: PaymentStore, state: PaymentState, amount: int = 100) -> None:
-    await store.insert(
-        Payment(
-            pay_id=PAY_ID,
-            merchant_id="Shop",
-            trans_id="T-1",
-            xid="b" * 32,
-            amount=amount,
-            currency="EUR",
-            state=PaymentState.NEW,
-            details=ShopDetails(
-                url_success="https://s/ok", url_failure="https://s/no", url_notify="https://s/n"
-            ),
-            created_at=NOW,
-            updated_at=NOW,
-        )
-    )
+    await store.insert(a_payment(amount=amount))
     if state.is_final:
         await store.finalize(
             PAY_ID, state, now=NOW, from_states=[PaymentState.NEW], notify_url=None
@@ -55,18 +36,11 @@ async def _payment(store: PaymentStore, state: PaymentState, amount: int = 100) 
 def _step(
     kind: OperationKind = OperationKind.CREDIT, amount: int = 10, req_id: str | None = None
 ) -> Operation:
-    return Operation(
+    return a_step(
         xid=secrets.token_hex(16),
-        pay_id=PAY_ID,
-        merchant_id="Shop",
         kind=kind,
-        trans_id="T-R",
         amount=amount,
-        currency="EUR",
-        state=OperationState.PENDING,
         details=OperationDetails(ref_nr="r", user_data="u", reason="why"),
-        created_at=NOW,
-        updated_at=NOW,
         req_id=req_id,
     )
 
@@ -213,7 +187,7 @@ async def test_open_steps_are_listed_oldest_first_for_reconciliation(
     await ops.reserve_credit(open_step, paid=100)
     await ops.reserve_credit(done, paid=100)
     await ops.finish(done.xid, OperationState.SUCCESS, now=NOW, result_code="SUCCESS")
-    later = datetime(2026, 12, 3, 13, 0, tzinfo=UTC)
+    later = NOW + timedelta(hours=1)
     assert [s.xid for s in await ops.open_older_than(later)] == [open_step.xid]
     await ops.touch(open_step.xid, now=later)
     assert await ops.open_older_than(later) == []

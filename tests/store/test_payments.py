@@ -1,31 +1,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from adapter.core.model import OPEN_STATES, Payment, PaymentState, ShopDetails
+from adapter.core.model import OPEN_STATES, Payment, PaymentState
 from adapter.store.payments import DuplicateTransID, PaymentStore
-
-NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+from tests.support.models import NOW, a_payment
 
 
 def _payment(pay_id: str = "a" * 32, trans_id: str = "T-1") -> Payment:
-    return Payment(
-        pay_id=pay_id,
-        merchant_id="Shop",
-        trans_id=trans_id,
-        xid="b" * 32,
-        amount=1250,
-        currency="EUR",
-        state=PaymentState.NEW,
-        details=ShopDetails(
-            url_success="https://s/ok", url_failure="https://s/no", url_notify="https://s/n"
-        ),
-        created_at=NOW,
-        updated_at=NOW,
-    )
+    return a_payment(pay_id=pay_id, trans_id=trans_id, amount=1250)
 
 
 async def test_payment_round_trips_with_aware_utc_times(store: PaymentStore) -> None:
