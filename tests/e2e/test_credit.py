@@ -126,6 +126,14 @@ def test_credit_in_another_currency_is_refused(
         ("MULTIPLE_REFUNDS_NOT_SUPPORTED", "21500142"),
         ("PROCESS_FAIL", "21500135"),
         ("ORDER_STATUS_INVALID", "21500138"),
+        ("ORDER_NOT_EXIST", "21500136"),
+        ("REFUND_AMOUNT_EXCEED", "21500140"),
+        ("REFUND_WINDOW_EXCEED", "21500141"),
+        ("CURRENCY_NOT_SUPPORT", "21500120"),
+        ("PARAM_ILLEGAL", "21500110"),
+        ("ACCESS_DENIED", "21500111"),
+        ("INVALID_SIGNATURE", "21500112"),
+        ("A_CODE_NOT_IN_THE_DOCS", "21500199"),
     ],
 )
 def test_a_refund_declined_by_alipay_is_failed_with_its_mapped_code_and_frees_the_amount(

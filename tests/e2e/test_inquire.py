@@ -74,6 +74,39 @@ def test_inquire_asks_alipay_about_an_open_payment_whose_notify_was_lost(
     assert s2s_stack.state_of(pay_id) == "SUCCESS"
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"mode": "result", "result_code": "ORDER_NOT_EXIST", "result_status": "F"},
+        {"mode": "result", "result_code": "ACCESS_DENIED", "result_status": "F"},
+        {"mode": "result", "result_code": "UNKNOWN_EXCEPTION", "result_status": "U"},
+        {"mode": "http_500"},
+        {"mode": "bad_signature"},
+    ],
+    ids=["order-not-exist", "access-denied", "unknown-exception", "http-500", "bad-signature"],
+)
+def test_an_inquiry_alipay_refuses_or_leaves_unknown_keeps_the_payment_open(
+    s2s_stack: Stack, s2s: S2SClient, fault: dict[str, str]
+) -> None:
+    """The inquiry call failing says nothing about the payment, which is in fact paid."""
+    pay_id = s2s_stack.open_payment(f"IQ-CALL-{fault['mode']}-{fault.get('result_code')}", "4200")
+    s2s_stack.sim("notify-policy", {"mode": "withhold"})
+    try:
+        s2s_stack.sim(f"payments/{pay_id}/complete", {"status": "S"})
+        s2s_stack.sim(
+            "faults", {"api": "inquiryPayment", "request_id": pay_id, "count": 100, **fault}
+        )
+        refused = s2s.inquire(pay_id)
+        assert (refused["Status"], refused["Code"][0]) == ("AUTHORIZE_REQUEST", "6")
+        assert s2s_stack.state_of(pay_id) == "PENDING"
+        s2s_stack.clear_faults()
+        answered = s2s.inquire(pay_id)
+    finally:
+        s2s_stack.sim("notify-policy", {"mode": "normal"})
+    assert (answered["Status"], answered["Code"]) == ("OK", "00000000")
+    assert s2s_stack.state_of(pay_id) == "SUCCESS"
+
+
 def test_inquire_of_a_declined_payment_is_failed(s2s_stack: Stack, s2s: S2SClient) -> None:
     pay_id = s2s_stack.open_payment("IQ-DECL", "4200")
     s2s_stack.sim(f"payments/{pay_id}/complete", {"status": "F"})

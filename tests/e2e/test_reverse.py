@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from adapter.paygate.fields import Fields
 from tests.e2e.conftest import Stack
 from tests.support.s2s import S2SClient
@@ -107,22 +109,35 @@ def test_a_second_reverse_of_the_same_step_repeats_its_answer(
     assert calls["cancelPayment"] == 1
 
 
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("PROCESS_FAIL", "21500135"),
+        ("ORDER_NOT_EXIST", "21500136"),
+        ("PARAM_ILLEGAL", "21500110"),
+        ("ACCESS_DENIED", "21500111"),
+        ("INVALID_SIGNATURE", "21500112"),
+        ("INVALID_CLIENT", "21500113"),
+        ("KEY_NOT_FOUND", "21500114"),
+        ("A_CODE_NOT_IN_THE_DOCS", "21500199"),
+    ],
+)
 def test_a_cancel_declined_by_alipay_is_failed_and_leaves_the_payment_paid(
-    s2s_stack: Stack, s2s: S2SClient
+    s2s_stack: Stack, s2s: S2SClient, code: str, expected: str
 ) -> None:
-    pay_id = s2s_stack.paid_payment("RV-DECLINED", "1500")
+    pay_id = s2s_stack.paid_payment(f"RV-DECLINED-{code}", "1500")
     s2s_stack.sim(
         "faults",
         {
             "api": "cancelPayment",
             "mode": "result",
             "request_id": pay_id,
-            "result_code": "PROCESS_FAIL",
+            "result_code": code,
             "result_status": "F",
         },
     )
-    answer = s2s.reverse(pay_id, "RV-DECLINED-X", "1500")
-    assert (answer["Status"], answer["Code"]) == ("FAILED", "21500135")
+    answer = s2s.reverse(pay_id, f"RV-DECLINED-{code}-X", "1500")
+    assert (answer["Status"], answer["Code"]) == ("FAILED", expected)
     assert s2s_stack.state_of(pay_id) == "SUCCESS"
     assert s2s.inquire(pay_id)["AmountCap"] == "1500"
     assert s2s.credit(pay_id, "RV-DECLINED-R", "1500")["Code"] == "00000000"
