@@ -111,6 +111,8 @@ class Operation:
     req_id: str | None = None
     result_code: str | None = None
     alipay_id: str | None = None
+    # A reversal that must end with the money returned although Alipay+ refused the cancel.
+    refund_instead: bool = False
 
     @property
     def refund_request_id(self) -> str:

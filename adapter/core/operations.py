@@ -4,6 +4,10 @@ Each step is stored before Alipay+ is asked, with the id every retry reuses (the
 refundRequestId; the payment's paymentRequestId for a cancel). A step whose outcome stays
 unknown is never reported FAILED: it stays open, a repeat of the same request retries it, and
 the reconciler retries it until Alipay+ answers definitely.
+
+A reversal whose payment was already reported CANCELLED to the shop must return the money: if
+Alipay+ refuses the cancel because the shopper paid meanwhile, the step goes on as a refund of
+the whole payment, with the step's XID as refundRequestId.
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ def _invalid(ctx: Context, parameter: str, description: str) -> StepOutcome:
 async def _attempt(ctx: Context, payment: Payment, op: Operation, timeout: float) -> Reply | None:
     """One upstream call; None when its outcome is not definite."""
     try:
-        if op.kind is OperationKind.CREDIT:
+        if op.kind is OperationKind.CREDIT or op.refund_instead:
             reply = await ctx.alipay.refund(
                 payment.payment_request_id,
                 op.refund_request_id,
@@ -91,7 +95,8 @@ async def _attempt(ctx: Context, payment: Payment, op: Operation, timeout: float
     return reply
 
 
-async def _record(ctx: Context, payment: Payment, op: Operation, reply: Reply) -> None:
+async def _record(ctx: Context, payment: Payment, op: Operation, reply: Reply) -> bool:
+    """Store a definite answer; False when the step goes on (by a refund instead of a cancel)."""
     now = ctx.clock()
     code = reply.result.code
     succeeded = reply.result.status == "S"
@@ -105,13 +110,32 @@ async def _record(ctx: Context, payment: Payment, op: Operation, reply: Reply) -
             op, now=now, result_code=code, notify_url=notify_url
         ):
             ctx.outbox_wakeup.set()
+    elif op.refund_instead:
+        await ctx.operations.fail_reversal(op, now=now, result_code=code)
+        log.error(
+            "payment %s: paid and told CANCELLED, but Alipay+ refused its cancel and its refund "
+            "(%s): return the money by hand",
+            payment.pay_id,
+            code,
+        )
+    elif await _paid_but_cancelled(ctx, payment.pay_id):
+        # A success notify was taken as cancelled while this cancel was open, so the shop was
+        # told FAILED: the shopper's money must go back, by a refund now that cancel is refused.
+        log.warning("payment %s: cancel refused (%s) after payment, refunding", op.pay_id, code)
+        await ctx.operations.refund_instead(op.xid, now=now)
+        return False
     else:
         await ctx.operations.fail_reversal(op, now=now, result_code=code)
-        current = await ctx.store.get(payment.pay_id)
-        if current and current.state is PaymentState.CANCELLED and current.result_code == "SUCCESS":
-            # A success notify was taken as cancelled while this cancel was open, and now the
-            # cancel is refused: the shopper paid, the shop was told FAILED.
-            log.error("payment %s: paid, but its cancel was refused (%s)", payment.pay_id, code)
+    return True
+
+
+async def _paid_but_cancelled(ctx: Context, pay_id: str) -> bool:
+    current = await ctx.store.get(pay_id)
+    return (
+        current is not None
+        and current.state is PaymentState.CANCELLED
+        and current.result_code == "SUCCESS"
+    )
 
 
 async def settle(ctx: Context, payment: Payment, op: Operation, *, deadline: float) -> Operation:
@@ -120,8 +144,13 @@ async def settle(ctx: Context, payment: Payment, op: Operation, *, deadline: flo
         timeout = max(deadline - time.monotonic(), MIN_ATTEMPT_SECONDS)
         reply = await _attempt(ctx, payment, op, timeout)
         if reply is not None:
-            await _record(ctx, payment, op, reply)
-            break
+            if await _record(ctx, payment, op, reply):
+                break
+            switched = await ctx.operations.get(op.xid)
+            if switched is None or switched.state.is_final or not switched.refund_instead:
+                break
+            op = switched
+            continue
         if time.monotonic() + RETRY_PAUSE_SECONDS >= deadline:
             await ctx.operations.mark_unknown(op.xid, now=ctx.clock())
             break

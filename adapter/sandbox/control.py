@@ -107,6 +107,17 @@ def control_routes(
         faults.add(fault)
         return JSONResponse(fault.to_json(), status_code=201)
 
+    async def replace_faults(request: Request) -> Response:
+        data = await _json(request)
+        if not isinstance(data, list):
+            raise ControlError(400, "expected a JSON list of faults")
+        try:
+            replacements = [parse_fault(item) for item in data]
+        except ValueError as error:
+            raise ControlError(400, str(error)) from None
+        faults.replace(replacements)
+        return JSONResponse([fault.to_json() for fault in replacements])
+
     async def clear_faults(request: Request) -> Response:
         return JSONResponse({"cleared": faults.clear()})
 
@@ -162,6 +173,7 @@ def control_routes(
 
     routes: list[tuple[str, Handler, str]] = [
         ("/_sim/faults", add_fault, "POST"),
+        ("/_sim/faults", replace_faults, "PUT"),
         ("/_sim/faults", clear_faults, "DELETE"),
         ("/_sim/payments/{payment_request_id}", show_payment, "GET"),
         ("/_sim/payments/{payment_request_id}/complete", complete, "POST"),

@@ -70,6 +70,10 @@ class FaultBook:
     def add(self, fault: Fault) -> None:
         self._faults.append(fault)
 
+    def replace(self, faults: list[Fault]) -> None:
+        """Swap every fault for these at once: no call can fall between clear and add."""
+        self._faults = list(faults)
+
     def clear(self) -> int:
         cleared = len(self._faults)
         self._faults.clear()

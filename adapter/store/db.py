@@ -92,16 +92,17 @@ class Database:
             await self._postgres.dispose()
 
 
-def _upgrade(url: str) -> None:
+def _upgrade(url: str, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
-async def migrate(url: str) -> None:
-    """Bring the schema to the newest revision (Alembic runs its own loop, so in a thread)."""
+async def migrate(url: str, revision: str = "head") -> None:
+    """Bring the schema to ``revision``, the newest by default (Alembic runs its own loop, so
+    in a thread)."""
     url = normalise_url(url)
     if url.startswith("sqlite+aiosqlite:///"):
         Path(url[len("sqlite+aiosqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(_upgrade, url)
+    await asyncio.to_thread(_upgrade, url, revision)

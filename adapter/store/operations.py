@@ -79,6 +79,7 @@ def _operation(row: RowMapping) -> Operation:
         req_id=row["req_id"],
         result_code=row["result_code"],
         alipay_id=row["alipay_id"],
+        refund_instead=row["refund_instead"],
     )
 
 
@@ -90,6 +91,7 @@ def _values(op: Operation) -> dict[str, object]:
         "kind": op.kind.value,
         "trans_id": op.trans_id,
         "req_id": op.req_id,
+        "refund_instead": op.refund_instead,
         "amount": op.amount,
         "currency": op.currency,
         "state": op.state.value,
@@ -250,6 +252,15 @@ class OperationStore:
             update(operations)
             .where(operations.c.xid == xid, operations.c.state.in_(_OPEN))
             .values(state=OperationState.UNKNOWN.value, updated_at=now)
+        )
+        await self.db.write(lambda conn: conn.execute(statement))
+
+    async def refund_instead(self, xid: str, *, now: datetime) -> None:
+        """Settle this open reversal by a refund of the payment from now on."""
+        statement = (
+            update(operations)
+            .where(operations.c.xid == xid, operations.c.state.in_(_OPEN))
+            .values(refund_instead=True, updated_at=now)
         )
         await self.db.write(lambda conn: conn.execute(statement))
 

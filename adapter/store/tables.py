@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -108,6 +109,8 @@ operations = Table(
     Column("state", String(16), nullable=False),  # PENDING | UNKNOWN | SUCCESS | FAILED
     Column("result_code", String(64)),
     Column("alipay_id", String(64)),  # refundId of a successful refund
+    # A reversal whose cancel was refused after the shop was told CANCELLED: refunded instead.
+    Column("refund_instead", Boolean, nullable=False, server_default=false()),
     Column("details", Text, nullable=False),  # JSON: RefNr, UserData, Reason to echo / send
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

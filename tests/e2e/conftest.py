@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from adapter.alipayplus.signing import generate_private_key, private_key_pem, public_key_pem
 from adapter.config import Settings, parse_settings
 from adapter.mapping import load_mapping
+from adapter.paygate.fields import Fields
 from adapter.sandbox.app import create_sandbox_app
 from adapter.sandbox.config import SandboxClient, SandboxConfig
 from adapter.store.db import Database
@@ -99,6 +100,10 @@ class Stack:
         result: dict[str, object] = response.json()
         return result
 
+    def replace_faults(self, *faults: dict[str, object]) -> None:
+        """Swap the sandbox's faults for these in one step (clear + add could let a call by)."""
+        httpx.put(f"{self.sandbox_url}/_sim/faults", json=list(faults)).raise_for_status()
+
     def clear_faults(self) -> None:
         httpx.delete(f"{self.sandbox_url}/_sim/faults").raise_for_status()
 
@@ -131,6 +136,11 @@ class Stack:
         self.sim(f"payments/{pay_id}/complete", {"status": "S"})
         self.wait_for_state(pay_id, "SUCCESS")
         return pay_id
+
+    def notifies_for(self, pay_id: str) -> list[Fields]:
+        """The URLNotify calls the shop received for this payment, decoded."""
+        decoded = [self.shop.decode(pairs) for pairs in self.received.notifies]
+        return [fields for fields in decoded if fields["PayID"] == pay_id]
 
     def ledger(self, pay_id: str) -> dict[str, Any]:
         return self.sim(f"payments/{pay_id}")

@@ -6,14 +6,8 @@ import time
 
 import pytest
 
-from adapter.paygate.fields import Fields
 from tests.e2e.conftest import Stack
 from tests.support.s2s import S2SClient
-
-
-def notifies_for(stack: Stack, pay_id: str) -> list[Fields]:
-    decoded = [stack.shop.decode(pairs) for pairs in stack.received.notifies]
-    return [fields for fields in decoded if fields["PayID"] == pay_id]
 
 
 def test_reversing_a_paid_payment_cancels_it_at_alipay(s2s_stack: Stack, s2s: S2SClient) -> None:
@@ -35,7 +29,7 @@ def test_reversing_a_paid_payment_cancels_it_at_alipay(s2s_stack: Stack, s2s: S2
     assert s2s_stack.state_of(pay_id) == "CANCELLED"
     time.sleep(0.3)
     # The shop was told "paid" once; the reversal it asked for does not notify again.
-    assert [n["Status"] for n in notifies_for(s2s_stack, pay_id)] == ["OK"]
+    assert [n["Status"] for n in s2s_stack.notifies_for(pay_id)] == ["OK"]
 
 
 def test_reversing_an_open_payment_ends_it_cancelled_with_one_failed_notify(
@@ -46,9 +40,9 @@ def test_reversing_an_open_payment_ends_it_cancelled_with_one_failed_notify(
     assert (answer["Status"], answer["Code"]) == ("OK", "00000000")
     assert s2s_stack.state_of(pay_id) == "CANCELLED"
     deadline = time.monotonic() + 5
-    while not notifies_for(s2s_stack, pay_id) and time.monotonic() < deadline:
+    while not s2s_stack.notifies_for(pay_id) and time.monotonic() < deadline:
         time.sleep(0.05)
-    (notify,) = notifies_for(s2s_stack, pay_id)
+    (notify,) = s2s_stack.notifies_for(pay_id)
     assert notify["Status"] == "FAILED"
     assert s2s_stack.ledger(pay_id)["state"] == "CANCELLED"
 

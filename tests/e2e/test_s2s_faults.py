@@ -144,27 +144,48 @@ def test_repeat_req_inconsistent_is_not_taken_as_a_failed_refund(
     s2s_stack.clear_faults()
 
 
-def test_a_cancel_refused_after_a_success_notify_is_reported_to_the_operator(
-    s2s_stack: Stack, s2s: S2SClient, caplog: pytest.LogCaptureFixture
+def _cancelled_but_paid(stack: Stack, s2s: S2SClient, trans_id: str) -> str:
+    """A payment the shopper paid while its reversal was unknown: we report it CANCELLED."""
+    pay_id = stack.open_payment(trans_id, "900")
+    fault(stack, "cancelPayment", "result", request_id=pay_id, count=100)
+    assert s2s.reverse(pay_id, f"{trans_id}-X", "900")["Code"] == "61500003"
+    stack.sim(f"payments/{pay_id}/complete", {"status": "S"})
+    stack.wait_for_state(pay_id, "CANCELLED")
+    return pay_id
+
+
+REFUSED = {"mode": "result", "result_code": "PROCESS_FAIL", "result_status": "F", "count": 100}
+
+
+def test_a_cancel_refused_after_a_success_notify_is_refunded_instead(
+    s2s_stack: Stack, s2s: S2SClient
 ) -> None:
-    pay_id = s2s_stack.open_payment("FT-CREFUSED", "900")
-    fault(s2s_stack, "cancelPayment", "result", request_id=pay_id, count=100)
-    assert s2s.reverse(pay_id, "FT-CREFUSED-X", "900")["Code"] == "61500003"
-    s2s_stack.sim(f"payments/{pay_id}/complete", {"status": "S"})
-    s2s_stack.wait_for_state(pay_id, "CANCELLED")
-    s2s_stack.clear_faults()
-    fault(
-        s2s_stack,
-        "cancelPayment",
-        "result",
-        request_id=pay_id,
-        count=100,
-        result_code="PROCESS_FAIL",
-        result_status="F",
-    )
+    """The shop was told CANCELLED while the shopper paid: the money goes back by a refund."""
+    pay_id = _cancelled_but_paid(s2s_stack, s2s, "FT-CREFUSED")
+    s2s_stack.replace_faults({"api": "cancelPayment", "request_id": pay_id, **REFUSED})
     deadline = time.monotonic() + 5
-    while f"payment {pay_id}: paid, but its cancel was refused" not in caplog.text:
-        assert time.monotonic() < deadline, "the refused cancel was not reported"
+    while s2s_stack.ledger(pay_id)["refunded"] == 0:
+        assert time.monotonic() < deadline, "the reconciler did not refund the paid payment"
         time.sleep(0.1)
     answer = s2s.reverse(pay_id, "FT-CREFUSED-X", "900")
+    assert (answer["Status"], answer["Code"]) == ("OK", "00000000")
+    assert_one_refund(s2s_stack, pay_id, answer["XID"], 900)
+    assert s2s_stack.state_of(pay_id) == "CANCELLED"
+    assert [n["Status"] for n in s2s_stack.notifies_for(pay_id)] == ["FAILED"]
+
+
+def test_a_paid_payment_whose_cancel_and_refund_are_refused_is_reported_to_the_operator(
+    s2s_stack: Stack, s2s: S2SClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    pay_id = _cancelled_but_paid(s2s_stack, s2s, "FT-BOTHREFUSED")
+    s2s_stack.replace_faults(
+        {"api": "cancelPayment", "request_id": pay_id, **REFUSED}, {"api": "refund", **REFUSED}
+    )
+    deadline = time.monotonic() + 5
+    while f"payment {pay_id}: paid and told CANCELLED" not in caplog.text:
+        assert time.monotonic() < deadline, "the refused cancel and refund were not reported"
+        time.sleep(0.1)
+    answer = s2s.reverse(pay_id, "FT-BOTHREFUSED-X", "900")
     assert (answer["Status"], answer["Code"]) == ("FAILED", "21500135")
+    assert s2s_stack.ledger(pay_id)["refunds"] == []
+    assert s2s_stack.state_of(pay_id) == "CANCELLED"

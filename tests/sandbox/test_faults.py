@@ -128,6 +128,21 @@ async def test_deleting_faults_clears_them(acqp: Acqp, sim: Sim) -> None:
     assert (await acqp.post("pay", pay_body("p1"))).status_code == 200
 
 
+async def test_putting_faults_replaces_them_all(acqp: Acqp, sim: Sim) -> None:
+    await sim.fault(api="pay", mode="http_500", count=5)
+    await sim.ok("PUT", "/faults", [{"api": "pay", "mode": "result", "result_code": "RISK_REJECT"}])
+    assert await acqp.code("pay", pay_body("p1")) == "RISK_REJECT"
+    assert await acqp.code("pay", pay_body("p2")) == "PAYMENT_IN_PROCESS"
+
+
+async def test_an_invalid_replacement_keeps_the_faults_as_they_were(acqp: Acqp, sim: Sim) -> None:
+    await sim.fault(api="pay", mode="http_500")
+    valid = {"api": "pay", "mode": "result", "result_code": "RISK_REJECT"}
+    for body in ([valid, {"api": "pay", "mode": "explode"}], {"api": "pay"}):
+        assert (await sim.request("PUT", "/faults", body)).status_code == 400
+    assert (await acqp.post("pay", pay_body("p1"))).status_code == 500
+
+
 async def test_faults_apply_only_after_authentication(acqp: Acqp, sim: Sim) -> None:
     await sim.fault(api="pay", mode="http_500")
     assert await acqp.code("pay", pay_body("p1"), client_id="NOBODY") == "INVALID_CLIENT"

@@ -166,6 +166,23 @@ async def test_a_completed_reversal_of_a_paid_payment_does_not_notify_again(
     assert await store.notifications_for(PAY_ID) == []
 
 
+async def test_only_an_open_reversal_is_switched_to_a_refund(store: PaymentStore) -> None:
+    await _payment(store, PaymentState.SUCCESS)
+    ops = OperationStore(store.db)
+    reversal = _step(OperationKind.REVERSE, amount=100)
+    await ops.reserve_reversal(reversal)
+    await ops.refund_instead(reversal.xid, now=NOW)
+    switched = await ops.get(reversal.xid)
+    assert switched is not None and switched.refund_instead
+    await ops.finish(reversal.xid, OperationState.FAILED, now=NOW, result_code="PROCESS_FAIL")
+    late = _step(OperationKind.REVERSE, amount=100)
+    await ops.reserve_reversal(late)
+    await ops.complete_reversal(late, now=NOW, result_code="SUCCESS", notify_url=None)
+    await ops.refund_instead(late.xid, now=NOW)
+    done = await ops.get(late.xid)
+    assert done is not None and not done.refund_instead
+
+
 async def test_a_failed_reversal_frees_the_payment_for_credits(store: PaymentStore) -> None:
     await _payment(store, PaymentState.SUCCESS)
     ops = OperationStore(store.db)
