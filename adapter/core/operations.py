@@ -106,8 +106,9 @@ async def _record(ctx: Context, payment: Payment, op: Operation, reply: Reply) -
         await ctx.operations.finish(op.xid, state, now=now, result_code=code, alipay_id=refund_id)
     elif succeeded:
         notify_url = payment.details.url_notify
+        refund_id = read_refund(reply).refund_id if op.refund_instead else None
         if await ctx.operations.complete_reversal(
-            op, now=now, result_code=code, notify_url=notify_url
+            op, now=now, result_code=code, notify_url=notify_url, alipay_id=refund_id
         ):
             ctx.outbox_wakeup.set()
     elif op.refund_instead:

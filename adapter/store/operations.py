@@ -279,7 +279,13 @@ class OperationStore:
         )
 
     async def complete_reversal(
-        self, op: Operation, *, now: datetime, result_code: str, notify_url: str | None
+        self,
+        op: Operation,
+        *,
+        now: datetime,
+        result_code: str,
+        notify_url: str | None,
+        alipay_id: str | None = None,
     ) -> bool:
         """The cancel succeeded: the payment ends CANCELLED.
 
@@ -289,7 +295,7 @@ class OperationStore:
         """
 
         def work(conn: Connection) -> bool:
-            if not _finish(conn, op.xid, OperationState.SUCCESS, now, result_code):
+            if not _finish(conn, op.xid, OperationState.SUCCESS, now, result_code, alipay_id):
                 return False
             from_open = conn.execute(
                 update(payments)

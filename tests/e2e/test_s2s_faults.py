@@ -10,7 +10,9 @@ import time
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from adapter.store.tables import operations
 from tests.e2e.conftest import Stack
 from tests.support.s2s import S2SClient
 
@@ -170,6 +172,9 @@ def test_a_cancel_refused_after_a_success_notify_is_refunded_instead(
     answer = s2s.reverse(pay_id, "FT-CREFUSED-X", "900")
     assert (answer["Status"], answer["Code"]) == ("OK", "00000000")
     assert_one_refund(s2s_stack, pay_id, answer["XID"], 900)
+    [refund] = s2s_stack.ledger(pay_id)["refunds"]
+    stored = select(operations.c.alipay_id).where(operations.c.xid == answer["XID"])
+    assert s2s_stack.column(stored) == [refund["refundId"]]
     assert s2s_stack.state_of(pay_id) == "CANCELLED"
     assert [n["Status"] for n in s2s_stack.notifies_for(pay_id)] == ["FAILED"]
 
