@@ -1,4 +1,5 @@
-"""``paygate-adapter``: serve the adapter, run the sandbox alone, run the demo, check a config."""
+"""``paygate-adapter``: serve the adapter, run the sandbox alone, run the demo, check a config,
+list what needs an operator."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import asyncio
 import logging
 import secrets
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 import yaml
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapter.alipayplus.signing import (
     generate_private_key,
@@ -20,10 +23,13 @@ from adapter.alipayplus.signing import (
     public_key_pem,
 )
 from adapter.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, load_settings
+from adapter.core.attention import Attention, find_attention, report
 from adapter.errors import ConfigError
 from adapter.mapping import load_mapping
 from adapter.sandbox.app import create_sandbox_app
 from adapter.sandbox.config import SandboxClient, SandboxConfig
+from adapter.store.db import Database
+from adapter.store.operations import OperationStore
 from adapter.web.app import create_app
 
 DEMO_MERCHANT = "DemoShop"
@@ -61,6 +67,32 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     asyncio.run(_server(create_app(settings, mapping), args.host, args.port).serve())
     return 0
+
+
+async def _attention_in(database_url: str, now: datetime) -> Attention:
+    db = Database(database_url)
+    try:
+        return await find_attention(OperationStore(db), now=now)
+    finally:
+        await db.dispose()
+
+
+def attention(args: argparse.Namespace) -> int:
+    """Exit 1 when money must be returned by hand, so a monitoring check can alert on it."""
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    try:
+        found = asyncio.run(_attention_in(settings.database_url, now))
+    except (SQLAlchemyError, OSError) as exc:
+        # Only the error's class: its text can carry the database URL and its password.
+        print(f"cannot read the adapter's database ({type(exc).__name__})", file=sys.stderr)
+        return 2
+    print("\n".join(report(found, now=now)))
+    return 1 if found.money_to_return else 0
 
 
 def _write_demo_files(data_dir: Path, host: str, ports: tuple[int, int, int]) -> dict[str, Any]:
@@ -183,17 +215,21 @@ def sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        default=None,
+        help=f"config file (default ${CONFIG_ENV} or {DEFAULT_CONFIG_PATH})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paygate-adapter", description=__doc__)
     parser.add_argument("--mapping", default=None, help="mapping.yaml (default: the project's)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("serve", help="run the adapter")
-    p.add_argument(
-        "--config",
-        default=None,
-        help=f"config file (default ${CONFIG_ENV} or {DEFAULT_CONFIG_PATH})",
-    )
+    _config_option(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=serve)
@@ -214,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--acquirer-id", default="SANDBOX_ACQUIRER")
     p.add_argument("--private-key", default="sandbox_private.pem", help="created when missing")
     p.set_defaults(func=sandbox)
+
+    p = commands.add_parser(
+        "attention", help="list money to return by hand and steps still open; exit 1 on the first"
+    )
+    _config_option(p)
+    p.set_defaults(func=attention)
 
     p = commands.add_parser("check-config", help="validate a configuration file")
     p.add_argument("path", nargs="?", default=None)

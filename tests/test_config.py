@@ -3,45 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-from adapter.alipayplus.signing import generate_private_key, private_key_pem, public_key_pem
 from adapter.cli import main
 from adapter.config import load_settings
 from adapter.errors import ConfigError
-
-
-def _config(tmp_path: Path, **merchant: object) -> Path:
-    key = generate_private_key()
-    (tmp_path / "acqp.pem").write_text(private_key_pem(key))
-    (tmp_path / "alipay.pem").write_text(public_key_pem(key.public_key()))
-    data = {
-        "adapter": {"public_url": "https://pg.example", "token_secret": {"env": "TOKEN"}},
-        "alipayplus": {
-            "gateway_url": "https://open-sea-global.alipayplus.com",
-            "client_id": "C1",
-            "private_key": {"file": "acqp.pem"},
-            "alipay_public_key": {"file": "alipay.pem"},
-        },
-        "merchants": [
-            {
-                "merchant_id": "Shop",
-                "hmac_keys": [{"env": "HMAC_NEW"}, "old-hmac-key"],
-                "blowfish_key": "Bf16charsKey!xyz",
-                "allowed_hosts": ["shop.example", "*.shop.example"],
-                "alipay": {
-                    "reference_merchant_id": "M1",
-                    "mcc": "5732",
-                    "name": "S",
-                    "region": "DE",
-                },
-                **merchant,
-            }
-        ],
-    }
-    path = tmp_path / "adapter.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+from tests.support.config import with_values, write_config
 
 
 def test_keys_from_env_and_files_load_and_never_print(
@@ -49,7 +15,7 @@ def test_keys_from_env_and_files_load_and_never_print(
 ) -> None:
     monkeypatch.setenv("TOKEN", "t" * 32)
     monkeypatch.setenv("HMAC_NEW", "new-hmac-secret-value")
-    settings = load_settings(_config(tmp_path))
+    settings = load_settings(write_config(tmp_path))
     merchant = settings.merchants["Shop"]
     assert merchant.signing_key.reveal() == "new-hmac-secret-value"
     assert [k.reveal() for k in merchant.hmac_keys] == ["new-hmac-secret-value", "old-hmac-key"]
@@ -63,7 +29,7 @@ def test_allowlist_matches_hosts_and_subdomains_only(
 ) -> None:
     monkeypatch.setenv("TOKEN", "t" * 32)
     monkeypatch.setenv("HMAC_NEW", "k")
-    merchant = load_settings(_config(tmp_path)).merchants["Shop"]
+    merchant = load_settings(write_config(tmp_path)).merchants["Shop"]
     assert merchant.host_allowed("shop.example", None)
     assert merchant.host_allowed("pay.shop.example", 443)
     assert not merchant.host_allowed("evilshop.example", None)
@@ -75,7 +41,7 @@ def test_every_problem_is_reported_with_its_path(
 ) -> None:
     monkeypatch.delenv("TOKEN", raising=False)
     monkeypatch.setenv("HMAC_NEW", "k")
-    path = _config(tmp_path, success_status="PAID", allowed_hosts=[], alipay={"mcc": "12"})
+    path = write_config(tmp_path, success_status="PAID", allowed_hosts=[], alipay={"mcc": "12"})
     with pytest.raises(ConfigError) as caught:
         load_settings(path)
     problems = "\n".join(caught.value.problems)
@@ -91,16 +57,9 @@ def test_check_config_exits_1_and_names_the_problem(
 ) -> None:
     monkeypatch.setenv("TOKEN", "t" * 32)
     monkeypatch.setenv("HMAC_NEW", "k")
-    assert main(["check-config", str(_config(tmp_path))]) == 0
-    assert main(["check-config", str(_config(tmp_path, return_method="put"))]) == 1
+    assert main(["check-config", str(write_config(tmp_path))]) == 0
+    assert main(["check-config", str(write_config(tmp_path, return_method="put"))]) == 1
     assert "merchants[0].return_method: must be post or get" in capsys.readouterr().err
-
-
-def _with(path: Path, section: str, **values: object) -> Path:
-    data = yaml.safe_load(path.read_text())
-    data[section].update(values)
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 def test_operation_budget_and_upstream_timeout_are_read_with_safe_defaults(
@@ -108,11 +67,11 @@ def test_operation_budget_and_upstream_timeout_are_read_with_safe_defaults(
 ) -> None:
     monkeypatch.setenv("TOKEN", "t" * 32)
     monkeypatch.setenv("HMAC_NEW", "k")
-    defaults = load_settings(_config(tmp_path))
+    defaults = load_settings(write_config(tmp_path))
     assert (defaults.operation_budget_seconds, defaults.alipay.timeout_seconds) == (15.0, None)
     assert defaults.req_id_answer_days == 30.0
-    path = _with(_config(tmp_path), "adapter", operation_budget_seconds=4)
-    tuned = load_settings(_with(path, "alipayplus", timeout_seconds=2.5))
+    path = with_values(write_config(tmp_path), "adapter", operation_budget_seconds=4)
+    tuned = load_settings(with_values(path, "alipayplus", timeout_seconds=2.5))
     assert (tuned.operation_budget_seconds, tuned.alipay.timeout_seconds) == (4.0, 2.5)
 
 
@@ -132,5 +91,5 @@ def test_bad_budgets_and_timeouts_are_reported(
     monkeypatch.setenv("TOKEN", "t" * 32)
     monkeypatch.setenv("HMAC_NEW", "k")
     with pytest.raises(ConfigError) as caught:
-        load_settings(_with(_config(tmp_path), section, **{key: value}))
+        load_settings(with_values(write_config(tmp_path), section, **{key: value}))
     assert any(problem.startswith(f"{section}.{key}:") for problem in caught.value.problems)

@@ -115,7 +115,7 @@ async def _record(ctx: Context, payment: Payment, op: Operation, reply: Reply) -
         await ctx.operations.fail_reversal(op, now=now, result_code=code)
         log.error(
             "payment %s: paid and told CANCELLED, but Alipay+ refused its cancel and its refund "
-            "(%s): return the money by hand",
+            "(%s): return the money by hand (paygate-adapter attention lists it)",
             payment.pay_id,
             code,
         )

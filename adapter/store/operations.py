@@ -336,6 +336,17 @@ class OperationStore:
 
         return await self.db.write(work)
 
+    async def stranded_reversals(self) -> list[Operation]:
+        """Reversals of paid payments whose cancel and refund Alipay+ both refused."""
+        return await self._all(
+            select(operations)
+            .where(
+                operations.c.refund_instead.is_(True),
+                operations.c.state == OperationState.FAILED.value,
+            )
+            .order_by(operations.c.updated_at)
+        )
+
     async def open_older_than(self, cutoff: datetime, limit: int = 50) -> list[Operation]:
         return await self._all(
             select(operations)

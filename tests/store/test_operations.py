@@ -174,7 +174,9 @@ async def test_only_an_open_reversal_is_switched_to_a_refund(store: PaymentStore
     await ops.refund_instead(reversal.xid, now=NOW)
     switched = await ops.get(reversal.xid)
     assert switched is not None and switched.refund_instead
+    assert await ops.stranded_reversals() == []
     await ops.finish(reversal.xid, OperationState.FAILED, now=NOW, result_code="PROCESS_FAIL")
+    assert [step.xid for step in await ops.stranded_reversals()] == [reversal.xid]
     late = _step(OperationKind.REVERSE, amount=100)
     await ops.reserve_reversal(late)
     await ops.complete_reversal(late, now=NOW, result_code="SUCCESS", notify_url=None)

@@ -1,0 +1,53 @@
+"""What needs an operator: money to return by hand, and steps Alipay+ has not settled yet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from adapter.core.model import Operation
+from adapter.store.operations import OperationStore
+
+OPEN_STEPS_SHOWN = 1000
+
+
+@dataclass(frozen=True)
+class Attention:
+    # Paid, reported CANCELLED to the shop, and Alipay+ refused both the cancel and the refund.
+    stranded: list[Operation]
+    # Credits and reversals without a definite answer yet; the reconciler keeps re-sending them.
+    open_steps: list[Operation]
+
+    @property
+    def money_to_return(self) -> bool:
+        return bool(self.stranded)
+
+
+async def find_attention(operations: OperationStore, *, now: datetime) -> Attention:
+    return Attention(
+        stranded=await operations.stranded_reversals(),
+        open_steps=await operations.open_older_than(now, limit=OPEN_STEPS_SHOWN),
+    )
+
+
+def describe(step: Operation, *, now: datetime) -> str:
+    age = int((now - step.updated_at).total_seconds())
+    return (
+        f"pay_id={step.pay_id} merchant={step.merchant_id} {step.kind.value} xid={step.xid} "
+        f"amount={step.amount} {step.currency} state={step.state.value} "
+        f"code={step.result_code or '-'} trans_id={step.trans_id} last_change={age}s ago"
+    )
+
+
+def report(attention: Attention, *, now: datetime) -> list[str]:
+    lines: list[str] = []
+    if attention.stranded:
+        lines.append(
+            "Money to return by hand (the shopper paid, the shop was told CANCELLED, and "
+            "Alipay+ refused the cancel and the refund):"
+        )
+        lines += [f"  {describe(step, now=now)}" for step in attention.stranded]
+    if attention.open_steps:
+        lines.append("Steps Alipay+ has not settled yet (the reconciler keeps re-sending them):")
+        lines += [f"  {describe(step, now=now)}" for step in attention.open_steps]
+    return lines or ["Nothing needs attention."]
