@@ -8,7 +8,7 @@ import asyncio
 import logging
 import secrets
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from adapter.alipayplus.signing import (
     private_key_pem,
     public_key_pem,
 )
-from adapter.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, load_settings
+from adapter.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Settings, load_settings
 from adapter.core.attention import Attention, find_attention, report
 from adapter.errors import ConfigError
 from adapter.mapping import load_mapping
@@ -30,6 +30,7 @@ from adapter.sandbox.app import create_sandbox_app
 from adapter.sandbox.config import SandboxClient, SandboxConfig
 from adapter.store.db import Database
 from adapter.store.operations import OperationStore
+from adapter.store.payments import PaymentStore
 from adapter.web.app import create_app
 
 DEMO_MERCHANT = "DemoShop"
@@ -69,10 +70,15 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _attention_in(database_url: str, now: datetime) -> Attention:
-    db = Database(database_url)
+async def _attention_in(settings: Settings, now: datetime) -> Attention:
+    db = Database(settings.database_url)
     try:
-        return await find_attention(OperationStore(db), now=now)
+        return await find_attention(
+            PaymentStore(db),
+            OperationStore(db),
+            now=now,
+            cancel_open_after=timedelta(seconds=settings.cancel_open_after_seconds),
+        )
     finally:
         await db.dispose()
 
@@ -86,7 +92,7 @@ def attention(args: argparse.Namespace) -> int:
         return 2
     now = datetime.now(UTC)
     try:
-        found = asyncio.run(_attention_in(settings.database_url, now))
+        found = asyncio.run(_attention_in(settings, now))
     except (SQLAlchemyError, OSError) as exc:
         # Only the error's class: its text can carry the database URL and its password.
         print(f"cannot read the adapter's database ({type(exc).__name__})", file=sys.stderr)

@@ -99,9 +99,14 @@ class Settings:
     max_body_bytes: int = 65536
     reconcile_interval_seconds: float = 30.0  # how often open payments are inquired
     reconcile_after_seconds: float = 60.0  # how long a payment stays open before that
+    # How long alipayplus.aspx retries pay (the browser waits), each attempt with the same id.
+    pay_budget_seconds: float = 12.0
     # How long a credit/reverse/inquire may retry Alipay+ before answering "pending".
     operation_budget_seconds: float = 15.0
     req_id_answer_days: float = 30.0  # how long a ReqId's answer is replayed byte for byte
+    # A payment Alipay+ has not settled this long after its creation is cancelled: the Cashier
+    # checkout expires after 10 minutes, so nobody can still pay it.
+    cancel_open_after_seconds: float = 900.0
 
     def merchant(self, merchant_id: str) -> Merchant | None:
         return self.merchants.get(merchant_id)
@@ -308,7 +313,9 @@ def parse_settings(
         ("reconcile_interval_seconds", 30.0),
         ("reconcile_after_seconds", 60.0),
         ("operation_budget_seconds", 15.0),
+        ("pay_budget_seconds", 12.0),
         ("req_id_answer_days", 30.0),
+        ("cancel_open_after_seconds", 900.0),
     ):
         value = adapter.get(key, default)
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
@@ -316,6 +323,11 @@ def parse_settings(
             reader.problem(f"adapter.{key}", f"must be a positive number of {unit}")
             value = default
         intervals[key] = float(value)
+    if intervals["cancel_open_after_seconds"] < 2 * intervals["pay_budget_seconds"]:
+        # A pay still retried, or still in flight at Alipay+, must not meet our cancel.
+        reader.problem(
+            "adapter.cancel_open_after_seconds", "must be at least twice pay_budget_seconds"
+        )
     alipay = _read_alipay(reader, reader.section(data, "alipayplus", ""))
     merchants: dict[str, Merchant] = {}
     raw_merchants = data.get("merchants")
@@ -341,7 +353,9 @@ def parse_settings(
         reconcile_interval_seconds=intervals["reconcile_interval_seconds"],
         reconcile_after_seconds=intervals["reconcile_after_seconds"],
         operation_budget_seconds=intervals["operation_budget_seconds"],
+        pay_budget_seconds=intervals["pay_budget_seconds"],
         req_id_answer_days=intervals["req_id_answer_days"],
+        cancel_open_after_seconds=intervals["cancel_open_after_seconds"],
     )
 
 

@@ -74,3 +74,18 @@ def test_an_unreadable_database_is_a_clear_error_without_its_url(
     captured = capsys.readouterr()
     assert "cannot read the adapter's database" in captured.err
     assert "hunter2" not in captured.err + captured.out
+
+
+def test_a_payment_open_past_its_expiry_is_listed(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def store_open_payment() -> None:
+        db = Database(f"sqlite+aiosqlite:///{config.parent}/adapter.sqlite3")
+        await PaymentStore(db).insert(a_payment(state=PaymentState.UNKNOWN))  # created long ago
+        await db.dispose()
+
+    asyncio.run(store_open_payment())
+    assert main(["attention", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Payments open past their expiry")
+    assert f"pay_id={PAY_ID} merchant=Shop amount=1000 EUR state=UNKNOWN" in out

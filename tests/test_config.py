@@ -70,6 +70,7 @@ def test_operation_budget_and_upstream_timeout_are_read_with_safe_defaults(
     defaults = load_settings(write_config(tmp_path))
     assert (defaults.operation_budget_seconds, defaults.alipay.timeout_seconds) == (15.0, None)
     assert defaults.req_id_answer_days == 30.0
+    assert (defaults.pay_budget_seconds, defaults.cancel_open_after_seconds) == (12.0, 900.0)
     path = with_values(write_config(tmp_path), "adapter", operation_budget_seconds=4)
     tuned = load_settings(with_values(path, "alipayplus", timeout_seconds=2.5))
     assert (tuned.operation_budget_seconds, tuned.alipay.timeout_seconds) == (4.0, 2.5)
@@ -81,6 +82,8 @@ def test_operation_budget_and_upstream_timeout_are_read_with_safe_defaults(
         ("adapter", "operation_budget_seconds", 0),
         ("adapter", "operation_budget_seconds", "soon"),
         ("adapter", "req_id_answer_days", -3),
+        ("adapter", "pay_budget_seconds", 0),
+        ("adapter", "cancel_open_after_seconds", 23),  # less than twice the pay budget
         ("alipayplus", "timeout_seconds", -1),
         ("alipayplus", "timeout_seconds", 600),
     ],

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from adapter.core.model import Operation
+from adapter.core.model import Operation, Payment
 from adapter.store.operations import OperationStore
+from adapter.store.payments import PaymentStore
 
-OPEN_STEPS_SHOWN = 1000
+SHOWN = 1000  # of each list
 
 
 @dataclass(frozen=True)
@@ -17,16 +18,34 @@ class Attention:
     stranded: list[Operation]
     # Credits and reversals without a definite answer yet; the reconciler keeps re-sending them.
     open_steps: list[Operation]
+    # Open past the time they are cancelled: the cancel is still unknown, or Alipay+ refused it.
+    overdue: list[Payment]
 
     @property
     def money_to_return(self) -> bool:
         return bool(self.stranded)
 
 
-async def find_attention(operations: OperationStore, *, now: datetime) -> Attention:
+async def find_attention(
+    payments: PaymentStore,
+    operations: OperationStore,
+    *,
+    now: datetime,
+    cancel_open_after: timedelta,
+) -> Attention:
     return Attention(
         stranded=await operations.stranded_reversals(),
-        open_steps=await operations.open_older_than(now, limit=OPEN_STEPS_SHOWN),
+        open_steps=await operations.open_older_than(now, limit=SHOWN),
+        overdue=await payments.open_payments_created_before(now - cancel_open_after, limit=SHOWN),
+    )
+
+
+def _describe_payment(payment: Payment, *, now: datetime) -> str:
+    age = int((now - payment.created_at).total_seconds())
+    return (
+        f"pay_id={payment.pay_id} merchant={payment.merchant_id} "
+        f"amount={payment.amount} {payment.currency} state={payment.state.value} "
+        f"trans_id={payment.trans_id} created={age}s ago"
     )
 
 
@@ -50,4 +69,9 @@ def report(attention: Attention, *, now: datetime) -> list[str]:
     if attention.open_steps:
         lines.append("Steps Alipay+ has not settled yet (the reconciler keeps re-sending them):")
         lines += [f"  {describe(step, now=now)}" for step in attention.open_steps]
+    if attention.overdue:
+        lines.append(
+            "Payments open past their expiry (their cancel is still unknown, or was refused):"
+        )
+        lines += [f"  {_describe_payment(payment, now=now)}" for payment in attention.overdue]
     return lines or ["Nothing needs attention."]

@@ -33,7 +33,6 @@ from adapter.store.payments import DuplicateTransID
 
 log = logging.getLogger(__name__)
 
-PAY_BUDGET_SECONDS = 12.0  # the browser waits for this; each attempt reuses the request id
 RETRYABLE_CODES = frozenset({"UNKNOWN_EXCEPTION", "REQUEST_TRAFFIC_EXCEED_LIMIT"})
 
 
@@ -168,7 +167,7 @@ async def _create_order(
 ) -> CheckoutOutcome:
     """Call pay until it answers definitely or the budget is spent, reusing the request id."""
     order = _pay_order(ctx, merchant, payment, request)
-    deadline = time.monotonic() + PAY_BUDGET_SECONDS
+    deadline = time.monotonic() + ctx.settings.pay_budget_seconds
     while True:
         remaining = deadline - time.monotonic()
         try:

@@ -5,6 +5,9 @@ refundRequestId; the payment's paymentRequestId for a cancel). A step whose outc
 unknown is never reported FAILED: it stays open, a repeat of the same request retries it, and
 the reconciler retries it until Alipay+ answers definitely.
 
+A payment Alipay+ still has not settled well after its checkout expired is cancelled the same
+way, by a reversal of our own (alipayplus.md §8: "if still unknown at expiry, cancelPayment").
+
 A reversal whose payment was already reported CANCELLED to the shop must return the money: if
 Alipay+ refuses the cancel because the shopper paid meanwhile, the step goes on as a refund of
 the whole payment, with the step's XID as refundRequestId.
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 
 from adapter.alipayplus.client import UpstreamUnknown
 from adapter.alipayplus.messages import read_refund
-from adapter.alipayplus.models import Amount, Reply
+from adapter.alipayplus.models import Amount, Reply, Result
 from adapter.config import Merchant
 from adapter.core.context import Context
 from adapter.core.locks import LockBusy
@@ -32,6 +35,7 @@ from adapter.core.model import (
     Payment,
     PaymentState,
 )
+from adapter.core.outcomes import apply_payment_result
 from adapter.mapping import PaygateResult
 from adapter.paygate.errors import Category
 from adapter.paygate.operations import Endpoint, OperationRequest
@@ -46,6 +50,8 @@ MIN_ATTEMPT_SECONDS = 1.0
 UNCERTAIN_CODES = frozenset({"REPEAT_REQ_INCONSISTENT"})
 
 _KIND = {Endpoint.CREDIT: OperationKind.CREDIT, Endpoint.REVERSE: OperationKind.REVERSE}
+# Marks the reversal the adapter itself sends for a payment left unsettled past its expiry.
+EXPIRY_CANCEL_REASON = "not settled before the checkout expired"
 
 
 @dataclass(frozen=True)
@@ -231,6 +237,49 @@ async def _reserve(
     if kind is OperationKind.CREDIT:
         return _refused(ctx, "not_refundable")
     return _refused(ctx, "not_reversible")
+
+
+async def cancel_unsettled(ctx: Context, payment: Payment, *, deadline: float) -> Payment:
+    """Cancel a payment Alipay+ has not settled long after its checkout expired.
+
+    Asked once per payment. A cancel that succeeds ends the payment CANCELLED, so nothing can
+    make it paid later; one still unknown is re-sent by the reconciler like any reversal. If
+    Alipay+ knows no such payment, the pay never arrived there: the payment ends FAILED.
+    """
+    steps = await ctx.operations.for_payment(payment.pay_id)
+    step = next((s for s in steps if s.details.reason == EXPIRY_CANCEL_REASON), None)
+    if step is None:
+        now = ctx.clock()
+        step = Operation(
+            xid=secrets.token_hex(16),
+            pay_id=payment.pay_id,
+            merchant_id=payment.merchant_id,
+            kind=OperationKind.REVERSE,
+            trans_id=payment.trans_id,
+            amount=payment.amount,
+            currency=payment.currency,
+            state=OperationState.PENDING,
+            details=OperationDetails(reason=EXPIRY_CANCEL_REASON),
+            created_at=now,
+            updated_at=now,
+        )
+        if not isinstance(await ctx.operations.reserve_reversal(step), Reserved):
+            return payment  # a reversal the shop asked for is open: it decides
+        log.warning(
+            "payment %s: not settled since %s, cancelling", payment.pay_id, payment.created_at
+        )
+        step = await settle(ctx, payment, step, deadline=deadline)
+    current = await ctx.store.get(payment.pay_id) or payment
+    if step.state is OperationState.FAILED and step.result_code == "ORDER_NOT_EXIST":
+        unknown = Result("ORDER_NOT_EXIST", "F", "Alipay+ has no such payment")
+        return await apply_payment_result(ctx, current, unknown)
+    if step.state is OperationState.FAILED:
+        log.error(
+            "payment %s: not settled, and Alipay+ refused to cancel it (%s)",
+            payment.pay_id,
+            step.result_code,
+        )
+    return current
 
 
 async def run_step(

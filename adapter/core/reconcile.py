@@ -15,7 +15,8 @@ from datetime import timedelta
 
 from adapter.core.context import Context
 from adapter.core.locks import LockBusy
-from adapter.core.operations import settle
+from adapter.core.model import Payment
+from adapter.core.operations import cancel_unsettled, settle
 from adapter.core.outcomes import refresh_from_inquiry
 
 log = logging.getLogger(__name__)
@@ -24,17 +25,32 @@ STEP_ATTEMPT_SECONDS = 8.0  # Alipay+'s recommended timeout for refund and cance
 
 
 async def reconcile_once(ctx: Context) -> int:
-    """Inquire every payment open for longer than the grace period; returns how many settled."""
-    cutoff = ctx.clock() - timedelta(seconds=ctx.settings.reconcile_after_seconds)
+    """Inquire every payment open for longer than the grace period, and cancel those open past
+    their expiry; returns how many settled."""
+    now = ctx.clock()
+    cutoff = now - timedelta(seconds=ctx.settings.reconcile_after_seconds)
+    expired = now - timedelta(seconds=ctx.settings.cancel_open_after_seconds)
     settled = 0
     for payment in await ctx.store.open_payments_older_than(cutoff):
         refreshed = await refresh_from_inquiry(ctx, payment)
+        if not refreshed.state.is_final and refreshed.created_at <= expired:
+            refreshed = await _cancel_expired(ctx, refreshed)
         if refreshed.state.is_final:
             settled += 1
             log.info("reconciled pay_id=%s state=%s", refreshed.pay_id, refreshed.state)
         else:
             await ctx.store.touch(payment.pay_id, now=ctx.clock())
     return settled
+
+
+async def _cancel_expired(ctx: Context, payment: Payment) -> Payment:
+    try:
+        # A request working on this payment right now goes first; the next pass comes back.
+        async with ctx.locks.hold(payment.pay_id, wait_seconds=0.05):
+            deadline = time.monotonic() + STEP_ATTEMPT_SECONDS
+            return await cancel_unsettled(ctx, payment, deadline=deadline)
+    except LockBusy:
+        return payment
 
 
 async def settle_open_steps(ctx: Context) -> int:

@@ -9,7 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -267,15 +278,27 @@ class PaymentStore:
         return [dict(row) for row in rows]
 
     async def open_payments_older_than(self, cutoff: datetime, limit: int = 50) -> list[Payment]:
+        """Open payments not looked at since ``cutoff``, the longest-waiting first."""
+        return await self._open_payments(payments.c.updated_at, cutoff, limit)
+
+    async def open_payments_created_before(
+        self, cutoff: datetime, limit: int = 50
+    ) -> list[Payment]:
+        return await self._open_payments(payments.c.created_at, cutoff, limit)
+
+    async def _open_payments(
+        self, moment: ColumnElement[datetime], cutoff: datetime, limit: int
+    ) -> list[Payment]:
+        """Open payments whose ``moment`` is before ``cutoff``, the earliest first."""
         query = (
             select(payments)
             .where(
                 and_(
                     payments.c.state.in_([PaymentState.PENDING.value, PaymentState.UNKNOWN.value]),
-                    payments.c.updated_at < cutoff,
+                    moment < cutoff,
                 )
             )
-            .order_by(payments.c.updated_at)
+            .order_by(moment)
             .limit(limit)
         )
         rows = await self.db.read(lambda conn: conn.execute(query).mappings().all())
