@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from adapter.core.context import Context
 from adapter.core.locks import LockBusy
-from adapter.core.model import Payment
+from adapter.core.model import Payment, PaymentState
 from adapter.core.operations import cancel_unsettled, settle
 from adapter.core.outcomes import refresh_from_inquiry
 
@@ -31,6 +31,14 @@ async def reconcile_once(ctx: Context) -> int:
     cutoff = now - timedelta(seconds=ctx.settings.reconcile_after_seconds)
     expired = now - timedelta(seconds=ctx.settings.cancel_open_after_seconds)
     settled = 0
+    # A checkout's pay attempts end after pay_budget_seconds; one still NEW long after that was
+    # cut short (a restart): from now on it is reconciled like any payment without an answer.
+    cut_short = now - timedelta(seconds=2 * ctx.settings.pay_budget_seconds)
+    for payment in await ctx.store.new_payments_created_before(cut_short):
+        log.warning("payment %s: its pay attempts were cut short, reconciling it", payment.pay_id)
+        await ctx.store.mark_open(
+            payment.pay_id, PaymentState.UNKNOWN, now=now, from_states=[PaymentState.NEW]
+        )
     for payment in await ctx.store.open_payments_older_than(cutoff):
         refreshed = await refresh_from_inquiry(ctx, payment)
         if not refreshed.state.is_final and refreshed.created_at <= expired:

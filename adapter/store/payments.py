@@ -286,18 +286,23 @@ class PaymentStore:
     ) -> list[Payment]:
         return await self._open_payments(payments.c.created_at, cutoff, limit)
 
+    async def new_payments_created_before(self, cutoff: datetime, limit: int = 50) -> list[Payment]:
+        """Payments still waiting for their first pay answer since before ``cutoff``."""
+        return await self._open_payments(
+            payments.c.created_at, cutoff, limit, states=(PaymentState.NEW,)
+        )
+
     async def _open_payments(
-        self, moment: ColumnElement[datetime], cutoff: datetime, limit: int
+        self,
+        moment: ColumnElement[datetime],
+        cutoff: datetime,
+        limit: int,
+        states: Collection[PaymentState] = (PaymentState.PENDING, PaymentState.UNKNOWN),
     ) -> list[Payment]:
-        """Open payments whose ``moment`` is before ``cutoff``, the earliest first."""
+        """Payments in ``states`` whose ``moment`` is before ``cutoff``, the earliest first."""
         query = (
             select(payments)
-            .where(
-                and_(
-                    payments.c.state.in_([PaymentState.PENDING.value, PaymentState.UNKNOWN.value]),
-                    moment < cutoff,
-                )
-            )
+            .where(and_(payments.c.state.in_([s.value for s in states]), moment < cutoff))
             .order_by(moment)
             .limit(limit)
         )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from adapter.alipayplus.signing import generate_private_key
 from adapter.config import AlipayConnection, Settings
 from adapter.core.context import Context
 from adapter.core.model import Operation, OperationState, PaymentState
-from adapter.core.reconcile import settle_open_steps
+from adapter.core.reconcile import reconcile_once, settle_open_steps
 from adapter.core.results import ResultBuilder
 from adapter.mapping import load_mapping
 from adapter.secret import Secret
@@ -43,11 +44,10 @@ class SettledMeanwhile(OperationStore):
 
 @dataclass
 class Upstream:
-    refunds: int = 0
+    calls: Counter[str] = field(default_factory=Counter)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/refund"):
-            self.refunds += 1
+        self.calls[request.url.path.rsplit("/", 1)[-1]] += 1
         return httpx.Response(200, content=DECLINED)
 
 
@@ -62,7 +62,10 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
 
 @asynccontextmanager
 async def _context(
-    db: Database, operations: OperationStore, upstream: Upstream
+    db: Database,
+    operations: OperationStore,
+    upstream: Upstream,
+    clock: Callable[[], datetime] = lambda: NOW,
 ) -> AsyncIterator[Context]:
     key = generate_private_key()
     connection = AlipayConnection("http://alipay.test", "C1", key, key.public_key())
@@ -88,7 +91,7 @@ async def _context(
             results=ResultBuilder(mapping),
             operations=operations,
             replays=ReplayStore(db),
-            clock=lambda: NOW,
+            clock=clock,
         )
 
 
@@ -109,7 +112,7 @@ async def test_an_open_credit_is_sent_again_and_settled(database: Database) -> N
     async with _context(database, OperationStore(database), upstream) as ctx:
         assert await settle_open_steps(ctx) == 1
         settled = await ctx.operations.get(step.xid)
-    assert upstream.refunds == 1
+    assert upstream.calls == {"refund": 1}
     assert settled is not None and settled.state is OperationState.FAILED
 
 
@@ -121,5 +124,25 @@ async def test_a_credit_settled_after_the_reconciler_listed_it_is_not_sent_again
     async with _context(database, SettledMeanwhile(database), upstream) as ctx:
         assert await settle_open_steps(ctx) == 0
         settled = await ctx.operations.get(step.xid)
-    assert upstream.refunds == 0
+    assert upstream.calls == {}
     assert settled is not None and settled.state is OperationState.SUCCESS
+
+
+async def test_a_payment_whose_pay_attempts_were_cut_short_is_reconciled_then_cancelled(
+    database: Database,
+) -> None:
+    """Left NEW by a restart: first taken as unknown, then inquired and, past expiry, cancelled."""
+    await PaymentStore(database).insert(a_payment(created_at=LONG_AGO, updated_at=LONG_AGO))
+    upstream, now = Upstream(), [NOW]
+    async with _context(database, OperationStore(database), upstream, lambda: now[0]) as ctx:
+        assert await reconcile_once(ctx) == 0
+        after_first = await ctx.store.get(PAY_ID)
+        calls_after_first = dict(upstream.calls)
+        now[0] = NOW + timedelta(minutes=2)
+        assert await reconcile_once(ctx) == 0
+        after_second = await ctx.store.get(PAY_ID)
+    assert after_first is not None and after_first.state is PaymentState.UNKNOWN
+    assert calls_after_first == {}
+    # Alipay+ declines both here: the payment stays open for the operator, never FAILED.
+    assert upstream.calls == {"inquiryPayment": 1, "cancelPayment": 1}
+    assert after_second is not None and after_second.state is PaymentState.UNKNOWN
