@@ -2,7 +2,8 @@
 
 A notify can be lost, and a pay can end without a definite answer; this loop makes sure the
 final state (and so the shop's one URLNotify) arrives anyway. Credits and reversals left unknown
-are re-sent with their own request ids until they are definite. Finalising is conditional on the
+are re-sent with their own request ids until they are definite. A payment still open long after
+its checkout expired is cancelled, so nobody can pay it any more. Finalising is conditional on the
 stored state, so several adapter processes running this loop cannot apply a result twice.
 """
 
