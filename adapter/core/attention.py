@@ -49,7 +49,7 @@ def _describe_payment(payment: Payment, *, now: datetime) -> str:
     )
 
 
-def describe(step: Operation, *, now: datetime) -> str:
+def _describe_step(step: Operation, *, now: datetime) -> str:
     age = int((now - step.updated_at).total_seconds())
     return (
         f"pay_id={step.pay_id} merchant={step.merchant_id} {step.kind.value} xid={step.xid} "
@@ -65,10 +65,10 @@ def report(attention: Attention, *, now: datetime) -> list[str]:
             "Money to return by hand (the shopper paid, the shop was told CANCELLED, and "
             "Alipay+ refused the cancel and the refund):"
         )
-        lines += [f"  {describe(step, now=now)}" for step in attention.stranded]
+        lines += [f"  {_describe_step(step, now=now)}" for step in attention.stranded]
     if attention.open_steps:
         lines.append("Steps Alipay+ has not settled yet (the reconciler keeps re-sending them):")
-        lines += [f"  {describe(step, now=now)}" for step in attention.open_steps]
+        lines += [f"  {_describe_step(step, now=now)}" for step in attention.open_steps]
     if attention.overdue:
         lines.append(
             "Payments open past their expiry (their cancel is still unknown, or was refused):"

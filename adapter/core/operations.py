@@ -182,22 +182,44 @@ async def _repeat_of(
     return found if found is not None and found.amount == request.amount else None
 
 
-def _new_step(ctx: Context, request: OperationRequest, payment: Payment) -> Operation:
+def _pending_step(
+    ctx: Context,
+    payment: Payment,
+    kind: OperationKind,
+    *,
+    trans_id: str,
+    amount: int,
+    details: OperationDetails,
+    req_id: str | None = None,
+) -> Operation:
+    """A new step of ``payment`` with its own XID, in the payment's currency."""
     now = ctx.clock()
     return Operation(
         xid=secrets.token_hex(16),
         pay_id=payment.pay_id,
         merchant_id=payment.merchant_id,
-        kind=_KIND[request.endpoint],
-        trans_id=request.trans_id or payment.trans_id,
-        amount=request.amount or payment.amount,
+        kind=kind,
+        trans_id=trans_id,
+        amount=amount,
         currency=payment.currency,
         state=OperationState.PENDING,
+        details=details,
+        created_at=now,
+        updated_at=now,
+        req_id=req_id,
+    )
+
+
+def _new_step(ctx: Context, request: OperationRequest, payment: Payment) -> Operation:
+    return _pending_step(
+        ctx,
+        payment,
+        _KIND[request.endpoint],
+        trans_id=request.trans_id or payment.trans_id,
+        amount=request.amount or payment.amount,
         details=OperationDetails(
             ref_nr=request.ref_nr, user_data=request.user_data, reason=request.reason
         ),
-        created_at=now,
-        updated_at=now,
         req_id=request.req_id,
     )
 
@@ -249,19 +271,13 @@ async def cancel_unsettled(ctx: Context, payment: Payment, *, deadline: float) -
     steps = await ctx.operations.for_payment(payment.pay_id)
     step = next((s for s in steps if s.details.reason == EXPIRY_CANCEL_REASON), None)
     if step is None:
-        now = ctx.clock()
-        step = Operation(
-            xid=secrets.token_hex(16),
-            pay_id=payment.pay_id,
-            merchant_id=payment.merchant_id,
-            kind=OperationKind.REVERSE,
+        step = _pending_step(
+            ctx,
+            payment,
+            OperationKind.REVERSE,
             trans_id=payment.trans_id,
             amount=payment.amount,
-            currency=payment.currency,
-            state=OperationState.PENDING,
             details=OperationDetails(reason=EXPIRY_CANCEL_REASON),
-            created_at=now,
-            updated_at=now,
         )
         if not isinstance(await ctx.operations.reserve_reversal(step), Reserved):
             return payment  # a reversal the shop asked for is open: it decides

@@ -142,6 +142,13 @@ class Stack:
         decoded = [self.shop.decode(pairs) for pairs in self.received.notifies]
         return [fields for fields in decoded if fields["PayID"] == pay_id]
 
+    def wait_for_notifies(self, pay_id: str, seconds: float = 5.0) -> list[Fields]:
+        """The payment's URLNotify calls, once the first has arrived (or ``seconds`` passed)."""
+        deadline = time.monotonic() + seconds
+        while not self.notifies_for(pay_id) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.notifies_for(pay_id)
+
     def ledger(self, pay_id: str) -> dict[str, Any]:
         return self.sim(f"payments/{pay_id}")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from adapter.paygate.fields import Fields
 from tests.e2e.conftest import Stack, running_stack
 from tests.e2e.conftest import test_shop_factory as shop_factory
 from tests.support.shop import Received
@@ -47,12 +48,10 @@ def expired(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Expired]:
         yield Expired(stack, in_process, never_arrived)
 
 
-def _notifies(stack: Stack, pay_id: str, seconds: float = 10.0) -> list[dict[str, str]]:
-    deadline = time.monotonic() + seconds
-    while not stack.notifies_for(pay_id) and time.monotonic() < deadline:
-        time.sleep(0.05)
+def _notifies(stack: Stack, pay_id: str) -> list[Fields]:
+    stack.wait_for_notifies(pay_id, seconds=10)
     time.sleep(0.3)  # a second notify, if there were one, would have come by now
-    return [dict(notify) for notify in stack.notifies_for(pay_id)]
+    return stack.notifies_for(pay_id)
 
 
 def test_a_payment_still_in_process_after_its_expiry_is_cancelled(expired: Expired) -> None:

@@ -39,10 +39,7 @@ def test_reversing_an_open_payment_ends_it_cancelled_with_one_failed_notify(
     answer = s2s.reverse(pay_id, "RV-OPEN-X", "1500")
     assert (answer["Status"], answer["Code"]) == ("OK", "00000000")
     assert s2s_stack.state_of(pay_id) == "CANCELLED"
-    deadline = time.monotonic() + 5
-    while not s2s_stack.notifies_for(pay_id) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    (notify,) = s2s_stack.notifies_for(pay_id)
+    (notify,) = s2s_stack.wait_for_notifies(pay_id)
     assert notify["Status"] == "FAILED"
     assert s2s_stack.ledger(pay_id)["state"] == "CANCELLED"
 
