@@ -65,6 +65,9 @@ payments = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("merchant_id", "trans_id", name="uq_payments_merchant_trans"),
 )
+# The reconciler's passes look for open payments by when they were last checked and by age.
+Index("ix_payments_state_checked", payments.c.state, payments.c.updated_at)
+Index("ix_payments_state_created", payments.c.state, payments.c.created_at)
 
 notifications = Table(
     "notifications",

@@ -1,4 +1,4 @@
-"""reversals settled by a refund
+"""reversals settled by a refund; indexes for the reconciler's queries
 
 Revision ID: 0003
 Revises: 0002
@@ -20,8 +20,12 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("refund_instead", sa.Boolean, nullable=False, server_default=sa.false())
         )
+    op.create_index("ix_payments_state_checked", "payments", ["state", "updated_at"])
+    op.create_index("ix_payments_state_created", "payments", ["state", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_payments_state_created", "payments")
+    op.drop_index("ix_payments_state_checked", "payments")
     with op.batch_alter_table("operations") as batch:
         batch.drop_column("refund_instead")
