@@ -25,12 +25,10 @@ from adapter.alipayplus.signing import (
 from adapter.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Settings, load_settings
 from adapter.core.attention import Attention, find_attention, report
 from adapter.errors import ConfigError
-from adapter.mapping import load_mapping
+from adapter.mapping import ResultCodes, load_mapping
+from adapter.runtime import open_context
 from adapter.sandbox.app import create_sandbox_app
 from adapter.sandbox.config import SandboxClient, SandboxConfig
-from adapter.store.db import Database
-from adapter.store.operations import OperationStore
-from adapter.store.payments import PaymentStore
 from adapter.web.app import create_app
 
 DEMO_MERCHANT = "DemoShop"
@@ -62,37 +60,35 @@ def check_config(args: argparse.Namespace) -> int:
 def serve(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
-        mapping = load_mapping(args.mapping)
+        codes = load_mapping(args.mapping)
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 1
-    asyncio.run(_server(create_app(settings, mapping), args.host, args.port).serve())
+    asyncio.run(_server(create_app(settings, codes), args.host, args.port).serve())
     return 0
 
 
-async def _attention_in(settings: Settings, now: datetime) -> Attention:
-    db = Database(settings.database_url)
-    try:
+async def _attention_in(settings: Settings, codes: ResultCodes, now: datetime) -> Attention:
+    async with open_context(settings, codes, run_migrations=False) as ctx:
         return await find_attention(
-            PaymentStore(db),
-            OperationStore(db),
+            ctx.payments,
+            ctx.operations,
             now=now,
             cancel_open_after=timedelta(seconds=settings.cancel_open_after_seconds),
         )
-    finally:
-        await db.dispose()
 
 
 def attention(args: argparse.Namespace) -> int:
     """Exit 1 when money must be returned by hand, so a monitoring check can alert on it."""
     try:
         settings = load_settings(args.config)
+        codes = load_mapping(args.mapping)
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 2
     now = datetime.now(UTC)
     try:
-        found = asyncio.run(_attention_in(settings, now))
+        found = asyncio.run(_attention_in(settings, codes, now))
     except (SQLAlchemyError, OSError) as exc:
         # Only the error's class: its text can carry the database URL and its password.
         print(f"cannot read the adapter's database ({type(exc).__name__})", file=sys.stderr)

@@ -1,12 +1,16 @@
 """The adapter's exception hierarchy, in one place.
 
-- :class:`adapter.paygate.errors.PaygateError` — a shop request broke a Paygate rule; it is
-  answered with a Paygate Status/Code (see ``mapping.yaml``).
-- :class:`ConfigError` — the configuration or mapping file is wrong; raised at start-up and by
-  ``check-config``, never while serving.
-- :class:`adapter.alipayplus.client.UpstreamUnknown` — an Alipay+ call has no trustworthy
-  answer; what it asked for may have happened.
-- :class:`NotFound` — a payment or token the request names does not exist for this merchant.
+Every error the adapter raises on purpose derives from :class:`AdapterError`::
+
+    AdapterError
+    ├── ConfigError        the configuration or mapping file is wrong; raised at start-up and
+    │                      by ``check-config``, never while serving
+    ├── PaygateError       a shop request broke a Paygate rule; answered with a Paygate
+    │                      Status/Code (``adapter.paygate.errors``, codes in ``mapping.yaml``)
+    ├── UpstreamUnknown    an Alipay+ call has no trustworthy answer: what it asked for may
+    │                      have happened, so it is retried with the same request id, never FAILED
+    ├── LockBusy           a payment stayed locked by other work longer than the caller could wait
+    └── DuplicateTransID   another payment of the merchant already uses the TransID
 """
 
 from __future__ import annotations
@@ -24,5 +28,17 @@ class ConfigError(AdapterError):
         super().__init__("\n".join(problems))
 
 
-class NotFound(AdapterError):
-    """The referenced payment, operation or token is unknown."""
+class UpstreamUnknown(AdapterError):
+    """No trustworthy answer: what was asked may or may not have happened upstream."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class LockBusy(AdapterError):
+    """The payment stayed locked for longer than the caller could wait."""
+
+
+class DuplicateTransID(AdapterError):
+    """Another payment of this merchant already uses the TransID."""

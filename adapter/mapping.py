@@ -40,7 +40,7 @@ class PaygateResult:
 
 
 @dataclass(frozen=True)
-class Mapping_:
+class ResultCodes:
     """The parsed mapping; see ``mapping.yaml`` for the meaning of each table."""
 
     error_categories: Mapping[str, str]
@@ -115,7 +115,7 @@ def _digits(data: Any, path: str, problems: list[str]) -> dict[str, str]:
     return table
 
 
-def parse_mapping(data: Any) -> Mapping_:
+def parse_mapping(data: Any) -> ResultCodes:
     problems: list[str] = []
     if not isinstance(data, Mapping):
         raise ConfigError(["mapping: the file must hold a mapping"])
@@ -135,7 +135,7 @@ def parse_mapping(data: Any) -> Mapping_:
     for device, terminal in devices.items():
         if terminal not in TERMINAL_TYPES:
             problems.append(f"devices.{device}: {terminal!r} is not an Alipay+ terminalType")
-    mapping = Mapping_(
+    mapping = ResultCodes(
         error_categories=categories,
         error_parameters=parameters,
         adapter_results=_results(data.get("adapter_results"), "adapter_results", problems),
@@ -148,7 +148,7 @@ def parse_mapping(data: Any) -> Mapping_:
     return mapping
 
 
-def load_mapping(path: str | Path | None = None) -> Mapping_:
+def load_mapping(path: str | Path | None = None) -> ResultCodes:
     file = Path(path) if path else DEFAULT_MAPPING_PATH
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from adapter.cli import main
-from adapter.core.model import OperationKind, OperationState, PaymentState
+from adapter.model import OperationKind, OperationState, PaymentState
 from adapter.store.db import Database, migrate
 from adapter.store.operations import OperationStore
 from adapter.store.payments import PaymentStore

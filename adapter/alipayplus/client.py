@@ -27,20 +27,13 @@ from adapter.alipayplus.messages import (
 )
 from adapter.alipayplus.models import Amount, Api, MessageError, Reply, Result, decode_object
 from adapter.alipayplus.signing import signed_headers, verify_message
+from adapter.errors import UpstreamUnknown
 
 log = logging.getLogger(__name__)
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class UpstreamUnknown(Exception):
-    """No trustworthy answer: what was asked may or may not have happened upstream."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

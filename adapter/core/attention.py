@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from adapter.core.model import Operation, Payment
+from adapter.model import Operation, Payment
 from adapter.store.operations import OperationStore
 from adapter.store.payments import PaymentStore
 

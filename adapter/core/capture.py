@@ -9,21 +9,21 @@ the money was taken.
 from __future__ import annotations
 
 from adapter.core.context import Context
-from adapter.core.model import Payment, PaymentState
 from adapter.mapping import PaygateResult
+from adapter.model import Payment, PaymentState
 from adapter.paygate.operations import OperationRequest
 
 
 def capture_result(ctx: Context, request: OperationRequest, payment: Payment) -> PaygateResult:
     if request.currency != payment.currency or (request.amount or 0) > payment.amount:
-        return ctx.mapping.adapter("amount_mismatch")
+        return ctx.codes.adapter("amount_mismatch")
     if not payment.state.is_final:
         # It may still be paid: the final result follows by URLNotify, never FAILED here.
-        return ctx.mapping.adapter("pending")
+        return ctx.codes.adapter("pending")
     if payment.state is not PaymentState.SUCCESS:
-        return ctx.mapping.adapter("not_capturable")
+        return ctx.codes.adapter("not_capturable")
     if payment.cancel_requested:
-        return ctx.mapping.adapter("request_in_progress")
+        return ctx.codes.adapter("request_in_progress")
     if request.amount != payment.amount:
-        return ctx.mapping.adapter("partial_capture")
-    return ctx.mapping.alipay("SUCCESS", "S")
+        return ctx.codes.adapter("partial_capture")
+    return ctx.codes.alipay("SUCCESS", "S")

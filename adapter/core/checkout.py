@@ -10,15 +10,15 @@ from dataclasses import dataclass
 
 from itsdangerous import URLSafeSerializer
 
-from adapter.alipayplus.client import UpstreamUnknown
 from adapter.alipayplus.messages import PayMerchant, PayOrder, PayShipping, read_pay
 from adapter.alipayplus.models import Amount
 from adapter.config import Merchant
 from adapter.core.context import Context
-from adapter.core.model import OPEN_STATES, Payment, PaymentState, ShopDetails
 from adapter.core.outcomes import apply_payment_result
 from adapter.core.results import ShopDelivery
 from adapter.core.urls import check_shop_url
+from adapter.errors import DuplicateTransID, UpstreamUnknown
+from adapter.model import OPEN_STATES, Payment, PaymentState, ShopDetails
 from adapter.paygate.errors import Category, PaygateError
 from adapter.paygate.fields import Fields
 from adapter.paygate.request import (
@@ -29,7 +29,6 @@ from adapter.paygate.request import (
 )
 from adapter.paygate.response import plain_description
 from adapter.paygate.validation import PaymentRequest, validate_payment_request
-from adapter.store.payments import DuplicateTransID
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +64,7 @@ def pay_id_from_token(ctx: Context, token: str) -> str | None:
 
 
 def _error_page(ctx: Context, error: PaygateError) -> ErrorPage:
-    return ErrorPage(ctx.mapping.error_code(error.category, error.parameter), error.reason)
+    return ErrorPage(ctx.codes.error_code(error.category, error.parameter), error.reason)
 
 
 def _failure_delivery(
@@ -80,7 +79,7 @@ def _failure_delivery(
         return _error_page(ctx, error)
     if not trans_id:
         return _error_page(ctx, error)
-    code = ctx.mapping.error_code(error.category, error.parameter)
+    code = ctx.codes.error_code(error.category, error.parameter)
     fields = {
         "mid": merchant.merchant_id,
         "PayID": secrets.token_hex(16),  # never empty, even for a refused request (§15)
@@ -142,7 +141,7 @@ def _pay_order(
             display_name=merchant.alipay.display_name,
             region=merchant.alipay.region,
         ),
-        terminal_type=ctx.mapping.terminal_type(request.device),
+        terminal_type=ctx.codes.terminal_type(request.device),
         os_type=request.os_type,
         buyer_reference_id=request.customer_id,
         user_region=request.country_code,
@@ -155,11 +154,11 @@ def _pay_order(
 
 async def _left_unknown(ctx: Context, merchant: Merchant, payment: Payment) -> ShopDelivery:
     """No definite pay answer: keep it UNKNOWN for reconciliation, tell the shop pending."""
-    await ctx.store.mark_open(
+    await ctx.payments.mark_open(
         payment.pay_id, PaymentState.UNKNOWN, now=ctx.clock(), from_states=OPEN_STATES
     )
-    stored = await ctx.store.get(payment.pay_id) or payment
-    return ctx.results.browser_delivery(merchant, stored, ctx.mapping.adapter("upstream_unknown"))
+    stored = await ctx.payments.get(payment.pay_id) or payment
+    return ctx.results.browser_delivery(merchant, stored, ctx.codes.adapter("upstream_unknown"))
 
 
 async def _create_order(
@@ -194,7 +193,7 @@ async def _create_order(
     if not checkout_url:
         # Order created but no page to send the shopper to: wait for notify/inquiry.
         return await _left_unknown(ctx, merchant, payment)
-    await ctx.store.mark_open(
+    await ctx.payments.mark_open(
         payment.pay_id,
         PaymentState.PENDING,
         now=ctx.clock(),
@@ -254,7 +253,7 @@ async def start_checkout(ctx: Context, outer: Fields) -> CheckoutOutcome:
     except PaygateError as error:
         return _failure_delivery(ctx, merchant, raw, error)
 
-    existing = await ctx.store.by_trans_id(merchant.merchant_id, request.trans_id)
+    existing = await ctx.payments.by_trans_id(merchant.merchant_id, request.trans_id)
     if existing is not None:
         return await _resume(ctx, merchant, existing, request)
     now = ctx.clock()
@@ -271,10 +270,10 @@ async def start_checkout(ctx: Context, outer: Fields) -> CheckoutOutcome:
         updated_at=now,
     )
     try:
-        await ctx.store.insert(payment)
+        await ctx.payments.insert(payment)
     except DuplicateTransID:
         # A concurrent request with the same TransID won the insert: treat as a repeat.
-        existing = await ctx.store.by_trans_id(merchant.merchant_id, request.trans_id)
+        existing = await ctx.payments.by_trans_id(merchant.merchant_id, request.trans_id)
         if existing is None:
             raise
         return await _resume(ctx, merchant, existing, request)

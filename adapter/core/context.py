@@ -1,4 +1,4 @@
-"""What every use case works with, bundled once per process."""
+"""What every use case works with, bundled once per process (built by ``adapter.runtime``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from adapter.config import Settings
 from adapter.core.clock import Clock, utc_now
 from adapter.core.locks import PaymentLocks
 from adapter.core.results import ResultBuilder
-from adapter.mapping import Mapping_
+from adapter.mapping import ResultCodes
 from adapter.store.operations import OperationStore
 from adapter.store.payments import PaymentStore
 from adapter.store.replays import ReplayStore
@@ -19,14 +19,14 @@ from adapter.store.replays import ReplayStore
 @dataclass
 class Context:
     settings: Settings
-    mapping: Mapping_
-    store: PaymentStore
+    codes: ResultCodes  # Paygate Status/Code/Description for every outcome (mapping.yaml)
+    payments: PaymentStore  # payments and their shop notifications
+    operations: OperationStore  # credits and reversals
+    replays: ReplayStore  # ReqId claims and stored answers
     alipay: AlipayPlusClient
     results: ResultBuilder
-    operations: OperationStore
-    replays: ReplayStore
+    locks: PaymentLocks
     clock: Clock = utc_now
-    locks: PaymentLocks = field(default_factory=PaymentLocks)
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
     def return_url(self, token: str) -> str:

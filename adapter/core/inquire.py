@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adapter.core.context import Context
-from adapter.core.model import Operation, OperationKind, OperationState, Payment, PaymentState
 from adapter.core.outcomes import refresh_from_inquiry
 from adapter.core.results import ResultBuilder
 from adapter.mapping import PaygateResult
+from adapter.model import Operation, OperationKind, OperationState, Payment, PaymentState
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from weakref import WeakValueDictionary
 
-
-class LockBusy(Exception):
-    """The payment stayed locked for longer than the caller could wait."""
+from adapter.errors import LockBusy
 
 
 class PaymentLocks:

@@ -51,7 +51,7 @@ async def handle_notification(
         notification = parse_notification(body)
     except MessageError:
         return _answer(ctx, uri, _error_body("PARAM_ILLEGAL", "notification not understood"))
-    payment = await ctx.store.get(notification.payment_request_id)
+    payment = await ctx.payments.get(notification.payment_request_id)
     if payment is None:
         return _answer(ctx, uri, _error_body("ORDER_NOT_EXIST", "paymentRequestId unknown"))
     amount = notification.payment_amount

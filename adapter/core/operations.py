@@ -21,13 +21,14 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from adapter.alipayplus.client import UpstreamUnknown
 from adapter.alipayplus.messages import read_refund
 from adapter.alipayplus.models import Amount, Reply, Result
 from adapter.config import Merchant
 from adapter.core.context import Context
-from adapter.core.locks import LockBusy
-from adapter.core.model import (
+from adapter.core.outcomes import apply_payment_result
+from adapter.errors import LockBusy, UpstreamUnknown
+from adapter.mapping import PaygateResult
+from adapter.model import (
     Operation,
     OperationDetails,
     OperationKind,
@@ -35,8 +36,6 @@ from adapter.core.model import (
     Payment,
     PaymentState,
 )
-from adapter.core.outcomes import apply_payment_result
-from adapter.mapping import PaygateResult
 from adapter.paygate.errors import Category
 from adapter.paygate.operations import Endpoint, OperationRequest
 from adapter.store.operations import Joined, Refusal, Reserved
@@ -64,18 +63,18 @@ class StepOutcome:
 
 def step_result(ctx: Context, op: Operation) -> PaygateResult:
     if op.state is OperationState.SUCCESS:
-        return ctx.mapping.alipay("SUCCESS", "S")
+        return ctx.codes.alipay("SUCCESS", "S")
     if op.state is OperationState.FAILED:
-        return ctx.mapping.alipay(op.result_code or "PROCESS_FAIL", "F")
-    return ctx.mapping.adapter("operation_pending")
+        return ctx.codes.alipay(op.result_code or "PROCESS_FAIL", "F")
+    return ctx.codes.adapter("operation_pending")
 
 
 def _refused(ctx: Context, name: str) -> StepOutcome:
-    return StepOutcome(None, ctx.mapping.adapter(name))
+    return StepOutcome(None, ctx.codes.adapter(name))
 
 
 def _invalid(ctx: Context, parameter: str, description: str) -> StepOutcome:
-    code = ctx.mapping.error_code(Category.INVALID, parameter)
+    code = ctx.codes.error_code(Category.INVALID, parameter)
     return StepOutcome(None, PaygateResult("FAILED", code, description))
 
 
@@ -137,7 +136,7 @@ async def _record(ctx: Context, payment: Payment, op: Operation, reply: Reply) -
 
 
 async def _paid_but_cancelled(ctx: Context, pay_id: str) -> bool:
-    current = await ctx.store.get(pay_id)
+    current = await ctx.payments.get(pay_id)
     return (
         current is not None
         and current.state is PaymentState.CANCELLED
@@ -253,7 +252,7 @@ async def _reserve(
             raise RuntimeError(f"{kind} for {payment.pay_id}: ReqId taken, but no step has it")
         return _repeated(ctx, request, existing)
     if reservation is Refusal.EXCEEDS:
-        return StepOutcome(None, ctx.mapping.alipay("REFUND_AMOUNT_EXCEED", "F"))
+        return StepOutcome(None, ctx.codes.alipay("REFUND_AMOUNT_EXCEED", "F"))
     if reservation is Refusal.HAS_CREDITS:
         return _refused(ctx, "reversal_after_credit")
     if kind is OperationKind.CREDIT:
@@ -285,7 +284,7 @@ async def cancel_unsettled(ctx: Context, payment: Payment, *, deadline: float) -
             "payment %s: not settled since %s, cancelling", payment.pay_id, payment.created_at
         )
         step = await settle(ctx, payment, step, deadline=deadline)
-    current = await ctx.store.get(payment.pay_id) or payment
+    current = await ctx.payments.get(payment.pay_id) or payment
     if step.state is OperationState.FAILED and step.result_code == "ORDER_NOT_EXIST":
         unknown = Result("ORDER_NOT_EXIST", "F", "Alipay+ has no such payment")
         return await apply_payment_result(ctx, current, unknown)
@@ -306,7 +305,7 @@ async def run_step(
         return _invalid(ctx, "Currency", "Currency differs from the payment")
     if request.endpoint is Endpoint.REVERSE and request.amount != payment.amount:
         # A reversal cancels the whole payment; a partial one does not exist at Alipay+.
-        return StepOutcome(None, ctx.mapping.adapter("amount_mismatch"))
+        return StepOutcome(None, ctx.codes.adapter("amount_mismatch"))
     budget = ctx.settings.operation_budget_seconds
     deadline = time.monotonic() + budget
     try:

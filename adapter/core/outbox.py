@@ -46,7 +46,7 @@ class OutboxWorker:
 
     async def deliver(self, notification: Notification) -> None:
         ctx = self.ctx
-        payment = await ctx.store.get(notification.pay_id)
+        payment = await ctx.payments.get(notification.pay_id)
         merchant = ctx.settings.merchant(payment.merchant_id) if payment else None
         started = time.monotonic()
         status: int | None = None
@@ -71,7 +71,7 @@ class OutboxWorker:
             error = f"HTTP {status}"
         retry = notification.attempts < len(RETRY_DELAYS) and payment is not None
         now = ctx.clock()
-        await ctx.store.record_attempt(
+        await ctx.payments.record_attempt(
             notification.id,
             now=now,
             http_status=status,
@@ -91,7 +91,7 @@ class OutboxWorker:
         )
 
     async def run_once(self) -> int:
-        due = await self.ctx.store.claim_due_notifications(now=self.ctx.clock(), lease=LEASE)
+        due = await self.ctx.payments.claim_due_notifications(now=self.ctx.clock(), lease=LEASE)
         await asyncio.gather(*(self.deliver(n) for n in due))
         return len(due)
 

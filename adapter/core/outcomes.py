@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from adapter.alipayplus.client import UpstreamUnknown
 from adapter.alipayplus.messages import read_inquiry
 from adapter.alipayplus.models import Result
 from adapter.core.context import Context
-from adapter.core.model import OPEN_STATES, Payment, PaymentState
+from adapter.errors import UpstreamUnknown
+from adapter.model import OPEN_STATES, Payment, PaymentState
 
 
 async def apply_payment_result(
@@ -27,7 +27,7 @@ async def apply_payment_result(
     values: dict[str, str] = {"result_code": result.code}
     if alipay_payment_id:
         values["alipay_payment_id"] = alipay_payment_id
-    applied = await ctx.store.finalize(
+    applied = await ctx.payments.finalize(
         payment.pay_id,
         state,
         now=ctx.clock(),
@@ -37,7 +37,7 @@ async def apply_payment_result(
     )
     if applied:
         ctx.outbox_wakeup.set()
-    current = await ctx.store.get(payment.pay_id)
+    current = await ctx.payments.get(payment.pay_id)
     return current or payment
 
 

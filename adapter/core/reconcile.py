@@ -15,10 +15,10 @@ import time
 from datetime import timedelta
 
 from adapter.core.context import Context
-from adapter.core.locks import LockBusy
-from adapter.core.model import Payment, PaymentState
 from adapter.core.operations import cancel_unsettled, settle
 from adapter.core.outcomes import refresh_from_inquiry
+from adapter.errors import LockBusy
+from adapter.model import Payment, PaymentState
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +35,12 @@ async def reconcile_once(ctx: Context) -> int:
     # A checkout's pay attempts end after pay_budget_seconds; one still NEW long after that was
     # cut short (a restart): from now on it is reconciled like any payment without an answer.
     cut_short = now - timedelta(seconds=2 * ctx.settings.pay_budget_seconds)
-    for payment in await ctx.store.new_payments_created_before(cut_short):
+    for payment in await ctx.payments.new_payments_created_before(cut_short):
         log.warning("payment %s: its pay attempts were cut short, reconciling it", payment.pay_id)
-        await ctx.store.mark_open(
+        await ctx.payments.mark_open(
             payment.pay_id, PaymentState.UNKNOWN, now=now, from_states=[PaymentState.NEW]
         )
-    for payment in await ctx.store.open_payments_older_than(cutoff):
+    for payment in await ctx.payments.open_payments_older_than(cutoff):
         refreshed = await refresh_from_inquiry(ctx, payment)
         if not refreshed.state.is_final and refreshed.created_at <= expired:
             refreshed = await _cancel_expired(ctx, refreshed)
@@ -48,7 +48,7 @@ async def reconcile_once(ctx: Context) -> int:
             settled += 1
             log.info("reconciled pay_id=%s state=%s", refreshed.pay_id, refreshed.state)
         else:
-            await ctx.store.touch(payment.pay_id, now=ctx.clock())
+            await ctx.payments.touch(payment.pay_id, now=ctx.clock())
     return settled
 
 
@@ -67,7 +67,7 @@ async def settle_open_steps(ctx: Context) -> int:
     cutoff = ctx.clock() - timedelta(seconds=ctx.settings.reconcile_after_seconds)
     settled = 0
     for step in await ctx.operations.open_older_than(cutoff):
-        payment = await ctx.store.get(step.pay_id)
+        payment = await ctx.payments.get(step.pay_id)
         if payment is None:
             continue
         try:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from adapter.config import Merchant
-from adapter.core.model import Payment, PaymentState
-from adapter.mapping import Mapping_, PaygateResult
+from adapter.mapping import PaygateResult, ResultCodes
+from adapter.model import Payment, PaymentState
 from adapter.paygate.blowfish import BlowfishCipher
 from adapter.paygate.response import custom_pairs, encrypt_response
 
@@ -24,8 +24,8 @@ class ShopDelivery:
 class ResultBuilder:
     """Builds Paygate results; keeps one Blowfish cipher per merchant key."""
 
-    def __init__(self, mapping: Mapping_) -> None:
-        self.mapping = mapping
+    def __init__(self, codes: ResultCodes) -> None:
+        self.codes = codes
         self._ciphers: dict[str, BlowfishCipher] = {}
 
     def cipher(self, merchant: Merchant) -> BlowfishCipher:
@@ -38,14 +38,14 @@ class ResultBuilder:
     def outcome(self, payment: Payment) -> PaygateResult:
         """The Paygate result that describes the payment's current state."""
         if payment.state is PaymentState.SUCCESS:
-            return self.mapping.alipay("SUCCESS", "S")
+            return self.codes.alipay("SUCCESS", "S")
         if payment.state is PaymentState.FAILED:
-            return self.mapping.alipay(payment.result_code or "PROCESS_FAIL", "F")
+            return self.codes.alipay(payment.result_code or "PROCESS_FAIL", "F")
         if payment.state is PaymentState.CANCELLED:
-            return self.mapping.alipay("ORDER_IS_CLOSED", "F")
+            return self.codes.alipay("ORDER_IS_CLOSED", "F")
         if payment.state is PaymentState.UNKNOWN:
-            return self.mapping.adapter("upstream_unknown")
-        return self.mapping.adapter("pending")
+            return self.codes.adapter("upstream_unknown")
+        return self.codes.adapter("pending")
 
     def fields(self, merchant: Merchant, payment: Payment, result: PaygateResult) -> dict[str, str]:
         status = merchant.success_status if result.status == "OK" else result.status

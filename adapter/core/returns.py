@@ -16,17 +16,15 @@ INQUIRY_INTERVAL_SECONDS = 0.5
 async def handle_return(ctx: Context, token: str) -> ShopDelivery | ErrorPage:
     """Final state → URLSuccess/URLFailure; still open after a short wait → AUTHORIZE_REQUEST."""
     pay_id = pay_id_from_token(ctx, token)
-    payment = await ctx.store.get(pay_id) if pay_id else None
+    payment = await ctx.payments.get(pay_id) if pay_id else None
     merchant = ctx.settings.merchant(payment.merchant_id) if payment else None
     if payment is None or merchant is None:
-        return ErrorPage(
-            ctx.mapping.adapter("unknown_payment").code, "this return link is not valid"
-        )
+        return ErrorPage(ctx.codes.adapter("unknown_payment").code, "this return link is not valid")
     deadline = time.monotonic() + ctx.settings.return_wait_seconds
     while not payment.state.is_final:
         payment = await refresh_from_inquiry(ctx, payment)
         if payment.state.is_final or time.monotonic() + INQUIRY_INTERVAL_SECONDS > deadline:
             break
         await asyncio.sleep(INQUIRY_INTERVAL_SECONDS)
-        payment = await ctx.store.get(payment.pay_id) or payment
+        payment = await ctx.payments.get(payment.pay_id) or payment
     return ctx.results.browser_delivery(merchant, payment, ctx.results.outcome(payment))

@@ -18,9 +18,9 @@ from adapter.config import Merchant
 from adapter.core.capture import capture_result
 from adapter.core.context import Context
 from adapter.core.inquire import inquire
-from adapter.core.model import Payment
 from adapter.core.operations import run_step
 from adapter.mapping import PaygateResult
+from adapter.model import Payment
 from adapter.paygate.errors import Category, PaygateError
 from adapter.paygate.fields import Fields
 from adapter.paygate.operations import (
@@ -53,7 +53,7 @@ class Answer:
 
 def plain_error(ctx: Context, merchant_id: str, error: PaygateError) -> str:
     """The answer when no merchant key is known: plain, as the original does (§8)."""
-    code = ctx.mapping.error_code(error.category, error.parameter)
+    code = ctx.codes.error_code(error.category, error.parameter)
     return plain_error_body(merchant_id, "FAILED", code, plain_description(error.reason))
 
 
@@ -85,7 +85,7 @@ def _encrypted(
 
 
 def _refusal(ctx: Context, merchant: Merchant, echo: Echo, error: PaygateError) -> Answer:
-    code = ctx.mapping.error_code(error.category, error.parameter)
+    code = ctx.codes.error_code(error.category, error.parameter)
     result = PaygateResult("FAILED", code, plain_description(error.reason))
     return _encrypted(ctx, merchant, echo, result)
 
@@ -93,7 +93,7 @@ def _refusal(ctx: Context, merchant: Merchant, echo: Echo, error: PaygateError) 
 async def _merchant_payment(ctx: Context, merchant: Merchant, pay_id: str) -> Payment | None:
     if not is_pay_id(pay_id):
         return None
-    payment = await ctx.store.get(pay_id)
+    payment = await ctx.payments.get(pay_id)
     if payment is None or payment.merchant_id != merchant.merchant_id:
         return None
     return payment
@@ -107,7 +107,7 @@ async def _answer(
     payment: Payment | None,
 ) -> Answer:
     if payment is None:
-        return _encrypted(ctx, merchant, echo, ctx.mapping.adapter("unknown_payment"))
+        return _encrypted(ctx, merchant, echo, ctx.codes.adapter("unknown_payment"))
     if request.endpoint is Endpoint.INQUIRE:
         inquiry = await inquire(ctx, payment)
         echo = replace(
@@ -143,11 +143,11 @@ async def _replayed(
         if isinstance(claim, Claimed):
             break
         if claim.fingerprint != request.fingerprint:
-            return _encrypted(ctx, merchant, echo, ctx.mapping.adapter("req_id_reused"))
+            return _encrypted(ctx, merchant, echo, ctx.codes.adapter("req_id_reused"))
         if isinstance(claim, Finished):
             return Answer(claim.body, final=True)
         if time.monotonic() >= give_up:
-            return _encrypted(ctx, merchant, echo, ctx.mapping.adapter("request_in_progress"))
+            return _encrypted(ctx, merchant, echo, ctx.codes.adapter("request_in_progress"))
         await asyncio.sleep(REPLAY_POLL_SECONDS)
     try:
         answer = await _answer(ctx, merchant, request, echo, payment)
@@ -197,4 +197,4 @@ async def handle_operation(ctx: Context, endpoint: Endpoint, outer: Fields) -> s
     except Exception:
         # Whatever broke, a step may have been stored: never FAILED, the repeat tells.
         log.exception("%s for merchant %s failed", endpoint.value, merchant.merchant_id)
-        return _encrypted(ctx, merchant, echo, ctx.mapping.adapter("operation_pending")).body
+        return _encrypted(ctx, merchant, echo, ctx.codes.adapter("operation_pending")).body

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Select, bindparam, func, insert, select, upda
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from adapter.core.model import (
+from adapter.model import (
     OPEN_OPERATION_STATES,
     OPEN_STATES,
     Operation,

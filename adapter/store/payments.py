@@ -24,13 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from adapter.core.model import Payment, PaymentState, ShopDetails
+from adapter.errors import DuplicateTransID
+from adapter.model import Payment, PaymentState, ShopDetails
 from adapter.store.db import Database
 from adapter.store.tables import notifications, notify_attempts, payments
-
-
-class DuplicateTransID(Exception):
-    """Another payment of this merchant already uses the TransID."""
 
 
 @dataclass(frozen=True)

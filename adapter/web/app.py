@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import secrets
@@ -18,24 +17,18 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from adapter.alipayplus.client import AlipayPlusClient, ClientSettings
 from adapter.config import Settings
 from adapter.core.checkout import ErrorPage, Redirect, start_checkout
 from adapter.core.clock import Clock, utc_now
 from adapter.core.context import Context
 from adapter.core.notify import handle_notification
-from adapter.core.outbox import OutboxWorker
-from adapter.core.reconcile import run_reconciler
-from adapter.core.results import ResultBuilder, ShopDelivery
+from adapter.core.results import ShopDelivery
 from adapter.core.returns import handle_return
 from adapter.core.s2s import handle_operation, plain_error
-from adapter.mapping import PROJECT_ROOT, Mapping_
+from adapter.mapping import PROJECT_ROOT, ResultCodes
 from adapter.paygate.errors import PaygateError
 from adapter.paygate.operations import Endpoint
-from adapter.store.db import Database, migrate
-from adapter.store.operations import OperationStore
-from adapter.store.payments import PaymentStore
-from adapter.store.replays import ReplayStore
+from adapter.runtime import open_context, running_workers
 from adapter.web.params import read_body, read_params
 
 log = logging.getLogger(__name__)
@@ -86,7 +79,7 @@ async def checkout(request: Request) -> Response:
     try:
         outer = await read_params(request, ctx.settings.max_body_bytes)
     except PaygateError as error:
-        code = ctx.mapping.error_code(error.category, error.parameter)
+        code = ctx.codes.error_code(error.category, error.parameter)
         return error_page(request, ErrorPage(code, error.reason), status_code=413)
     outcome = await start_checkout(ctx, outer)
     if isinstance(outcome, Redirect):
@@ -157,7 +150,7 @@ class CaseInsensitiveAspx:
 
 def create_app(
     settings: Settings,
-    mapping: Mapping_,
+    codes: ResultCodes,
     *,
     alipay_transport: httpx.AsyncBaseTransport | None = None,
     notify_transport: httpx.AsyncBaseTransport | None = None,
@@ -166,49 +159,19 @@ def create_app(
 ) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if run_migrations:
-            await migrate(settings.database_url)
-        db = Database(settings.database_url)
-        client = AlipayPlusClient(
-            ClientSettings(
-                gateway_url=settings.alipay.gateway_url,
-                client_id=settings.alipay.client_id,
-                private_key=settings.alipay.private_key,
-                alipay_public_key=settings.alipay.alipay_public_key,
-                key_version=settings.alipay.key_version,
-                timeout_cap=settings.alipay.timeout_seconds,
-            ),
-            transport=alipay_transport,
-            clock=clock,
-        )
-        ctx = Context(
-            settings=settings,
-            mapping=mapping,
-            store=PaymentStore(db),
-            alipay=client,
-            results=ResultBuilder(mapping),
-            operations=OperationStore(db),
-            replays=ReplayStore(db),
-            clock=clock,
-        )
-        worker = OutboxWorker(ctx, transport=notify_transport)
-        app.state.ctx = ctx
-        app.state.outbox = worker
-        tasks = [
-            asyncio.create_task(worker.run(), name="outbox"),
-            asyncio.create_task(run_reconciler(ctx), name="reconciler"),
-        ]
-        try:
+        async with (
+            open_context(
+                settings,
+                codes,
+                alipay_transport=alipay_transport,
+                clock=clock,
+                run_migrations=run_migrations,
+            ) as ctx,
+            running_workers(ctx, notify_transport=notify_transport) as worker,
+        ):
+            app.state.ctx = ctx
+            app.state.outbox = worker
             yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await worker.aclose()
-            await client.aclose()
-            await db.dispose()
 
     routes = [
         Route("/alipayplus.aspx", checkout, methods=["GET", "POST"]),

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from adapter.alipayplus.client import AlipayPlusClient, ClientSettings, UpstreamUnknown
+from adapter.alipayplus.client import AlipayPlusClient, ClientSettings
 from adapter.alipayplus.messages import (
     PayMerchant,
     PayOrder,
@@ -18,6 +18,7 @@ from adapter.alipayplus.messages import (
     encode_body,
 )
 from adapter.alipayplus.models import Amount, Api, Reply
+from adapter.errors import UpstreamUnknown
 from tests.alipayplus import independent
 from tests.alipayplus.fake import CLIENT_ID, GATEWAY, Answer, FakeAlipayPlus, result_body
 

@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 
 from adapter.core.inquire import summarise
-from adapter.core.model import Operation, OperationKind, OperationState, PaymentState
 from adapter.core.results import ResultBuilder
 from adapter.mapping import load_mapping
+from adapter.model import Operation, OperationKind, OperationState, PaymentState
 from tests.support.models import a_payment, a_step
 
 RESULTS = ResultBuilder(load_mapping())

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from adapter.core.locks import LockBusy, PaymentLocks
+from adapter.core.locks import PaymentLocks
+from adapter.errors import LockBusy
 
 
 async def test_holders_of_one_payment_run_one_at_a_time() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -12,19 +13,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapter.alipayplus.client import AlipayPlusClient, ClientSettings
 from adapter.alipayplus.signing import generate_private_key
 from adapter.config import AlipayConnection, Settings
 from adapter.core.context import Context
-from adapter.core.model import Operation, OperationState, PaymentState
 from adapter.core.reconcile import reconcile_once, settle_open_steps
-from adapter.core.results import ResultBuilder
 from adapter.mapping import load_mapping
+from adapter.model import Operation, OperationState, PaymentState
+from adapter.runtime import open_context
 from adapter.secret import Secret
 from adapter.store.db import Database, migrate
 from adapter.store.operations import OperationStore, Reserved
 from adapter.store.payments import PaymentStore
-from adapter.store.replays import ReplayStore
 from tests.support.models import NOW, PAY_ID, a_payment, a_step
 
 LONG_AGO = NOW - timedelta(hours=1)
@@ -63,36 +62,33 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
 @asynccontextmanager
 async def _context(
     db: Database,
-    operations: OperationStore,
+    operations: Callable[[Database], OperationStore],
     upstream: Upstream,
     clock: Callable[[], datetime] = lambda: NOW,
 ) -> AsyncIterator[Context]:
     key = generate_private_key()
-    connection = AlipayConnection("http://alipay.test", "C1", key, key.public_key())
+    connection = AlipayConnection(
+        gateway_url="http://alipay.test",
+        client_id="C1",
+        private_key=key,
+        alipay_public_key=key.public_key(),
+    )
     settings = Settings(
         public_url="http://adapter.test",
-        database_url="unused",
+        database_url=db.url,
         token_secret=Secret("t" * 32),
         alipay=connection,
         merchants={},
         reconcile_after_seconds=60,
     )
-    client = AlipayPlusClient(
-        ClientSettings("http://alipay.test", "C1", key, key.public_key()),
-        transport=httpx.MockTransport(upstream.handle),
-    )
-    mapping = load_mapping()
-    async with client:
-        yield Context(
-            settings=settings,
-            mapping=mapping,
-            store=PaymentStore(db),
-            alipay=client,
-            results=ResultBuilder(mapping),
-            operations=operations,
-            replays=ReplayStore(db),
-            clock=clock,
-        )
+    async with open_context(
+        settings,
+        load_mapping(),
+        alipay_transport=httpx.MockTransport(upstream.handle),
+        clock=clock,
+        run_migrations=False,
+    ) as ctx:
+        yield dataclasses.replace(ctx, operations=operations(ctx.operations.db))
 
 
 async def _open_credit(db: Database) -> Operation:
@@ -109,7 +105,7 @@ async def _open_credit(db: Database) -> Operation:
 async def test_an_open_credit_is_sent_again_and_settled(database: Database) -> None:
     step = await _open_credit(database)
     upstream = Upstream()
-    async with _context(database, OperationStore(database), upstream) as ctx:
+    async with _context(database, OperationStore, upstream) as ctx:
         assert await settle_open_steps(ctx) == 1
         settled = await ctx.operations.get(step.xid)
     assert upstream.calls == {"refund": 1}
@@ -121,7 +117,7 @@ async def test_a_credit_settled_after_the_reconciler_listed_it_is_not_sent_again
 ) -> None:
     step = await _open_credit(database)
     upstream = Upstream()
-    async with _context(database, SettledMeanwhile(database), upstream) as ctx:
+    async with _context(database, SettledMeanwhile, upstream) as ctx:
         assert await settle_open_steps(ctx) == 0
         settled = await ctx.operations.get(step.xid)
     assert upstream.calls == {}
@@ -134,13 +130,13 @@ async def test_a_payment_whose_pay_attempts_were_cut_short_is_reconciled_then_ca
     """Left NEW by a restart: first taken as unknown, then inquired and, past expiry, cancelled."""
     await PaymentStore(database).insert(a_payment(created_at=LONG_AGO, updated_at=LONG_AGO))
     upstream, now = Upstream(), [NOW]
-    async with _context(database, OperationStore(database), upstream, lambda: now[0]) as ctx:
+    async with _context(database, OperationStore, upstream, lambda: now[0]) as ctx:
         assert await reconcile_once(ctx) == 0
-        after_first = await ctx.store.get(PAY_ID)
+        after_first = await ctx.payments.get(PAY_ID)
         calls_after_first = dict(upstream.calls)
         now[0] = NOW + timedelta(minutes=2)
         assert await reconcile_once(ctx) == 0
-        after_second = await ctx.store.get(PAY_ID)
+        after_second = await ctx.payments.get(PAY_ID)
     assert after_first is not None and after_first.state is PaymentState.UNKNOWN
     assert calls_after_first == {}
     # Alipay+ declines both here: the payment stays open for the operator, never FAILED.

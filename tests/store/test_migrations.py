@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, insert
 
-from adapter.core.model import OperationState, PaymentState
+from adapter.model import OperationState, PaymentState
 from adapter.store.db import Database, migrate
 from adapter.store.operations import OperationStore
 from adapter.store.payments import PaymentStore

@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapter.core.model import (
+from adapter.model import (
     Operation,
     OperationDetails,
     OperationKind,

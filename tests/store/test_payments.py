@@ -5,8 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from adapter.core.model import OPEN_STATES, Payment, PaymentState
-from adapter.store.payments import DuplicateTransID, PaymentStore
+from adapter.errors import DuplicateTransID
+from adapter.model import OPEN_STATES, Payment, PaymentState
+from adapter.store.payments import PaymentStore
 from tests.support.models import NOW, a_payment
 
 

@@ -6,7 +6,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from adapter.core.model import (
+from adapter.model import (
     Operation,
     OperationDetails,
     OperationKind,

@@ -1,0 +1,90 @@
+"""The one place the adapter's services are built: every entry point (the web app, the CLI, the
+tests) opens a :class:`~adapter.core.context.Context` here and, when it serves, starts the
+background workers here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+
+from adapter.alipayplus.client import AlipayPlusClient, ClientSettings
+from adapter.config import AlipayConnection, Settings
+from adapter.core.clock import Clock, utc_now
+from adapter.core.context import Context
+from adapter.core.locks import PaymentLocks
+from adapter.core.outbox import OutboxWorker
+from adapter.core.reconcile import run_reconciler
+from adapter.core.results import ResultBuilder
+from adapter.mapping import ResultCodes
+from adapter.store.db import Database, migrate
+from adapter.store.operations import OperationStore
+from adapter.store.payments import PaymentStore
+from adapter.store.replays import ReplayStore
+
+
+def client_settings(connection: AlipayConnection) -> ClientSettings:
+    return ClientSettings(
+        gateway_url=connection.gateway_url,
+        client_id=connection.client_id,
+        private_key=connection.private_key,
+        alipay_public_key=connection.alipay_public_key,
+        key_version=connection.key_version,
+        timeout_cap=connection.timeout_seconds,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_context(
+    settings: Settings,
+    codes: ResultCodes,
+    *,
+    alipay_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock = utc_now,
+    run_migrations: bool = True,
+) -> AsyncIterator[Context]:
+    """The stores, the Alipay+ client and the locks for ``settings``; closed on exit."""
+    if run_migrations:
+        await migrate(settings.database_url)
+    db = Database(settings.database_url)
+    client = AlipayPlusClient(
+        client_settings(settings.alipay), transport=alipay_transport, clock=clock
+    )
+    try:
+        yield Context(
+            settings=settings,
+            codes=codes,
+            payments=PaymentStore(db),
+            operations=OperationStore(db),
+            replays=ReplayStore(db),
+            alipay=client,
+            results=ResultBuilder(codes),
+            locks=PaymentLocks(),
+            clock=clock,
+        )
+    finally:
+        await client.aclose()
+        await db.dispose()
+
+
+@contextlib.asynccontextmanager
+async def running_workers(
+    ctx: Context, *, notify_transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[OutboxWorker]:
+    """The outbox delivery and the reconciler, running until the block ends."""
+    worker = OutboxWorker(ctx, transport=notify_transport)
+    tasks = [
+        asyncio.create_task(worker.run(), name="outbox"),
+        asyncio.create_task(run_reconciler(ctx), name="reconciler"),
+    ]
+    try:
+        yield worker
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await worker.aclose()
