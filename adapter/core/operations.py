@@ -20,6 +20,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from typing import assert_never
 
 from adapter.alipayplus.messages import read_refund
 from adapter.alipayplus.models import Amount, Reply, Result
@@ -243,21 +244,25 @@ async def _reserve(
         reservation = await ctx.operations.reserve_credit(step, paid=payment.amount)
     else:
         reservation = await ctx.operations.reserve_reversal(step)
-    if isinstance(reservation, Reserved | Joined):
-        return reservation.operation
-    if reservation is Refusal.DUPLICATE:
-        # A concurrent request with the same ReqId stored its step first: follow that one.
-        existing = await _repeat_of(ctx, request, payment, kind)
-        if existing is None:
-            raise RuntimeError(f"{kind} for {payment.pay_id}: ReqId taken, but no step has it")
-        return _repeated(ctx, request, existing)
-    if reservation is Refusal.EXCEEDS:
-        return StepOutcome(None, ctx.codes.alipay("REFUND_AMOUNT_EXCEED", "F"))
-    if reservation is Refusal.HAS_CREDITS:
-        return _refused(ctx, "reversal_after_credit")
-    if kind is OperationKind.CREDIT:
-        return _refused(ctx, "not_refundable")
-    return _refused(ctx, "not_reversible")
+    match reservation:
+        case Reserved(operation=reserved) | Joined(operation=reserved):
+            return reserved
+        case Refusal.DUPLICATE:
+            # A concurrent request with the same ReqId stored its step first: follow that one.
+            existing = await _repeat_of(ctx, request, payment, kind)
+            if existing is None:
+                raise RuntimeError(f"{kind} for {payment.pay_id}: ReqId taken, no step has it")
+            return _repeated(ctx, request, existing)
+        case Refusal.EXCEEDS:
+            return StepOutcome(None, ctx.codes.alipay("REFUND_AMOUNT_EXCEED", "F"))
+        case Refusal.HAS_CREDITS:
+            return _refused(ctx, "reversal_after_credit")
+        case Refusal.NOT_ALLOWED:
+            return _refused(
+                ctx, "not_refundable" if kind is OperationKind.CREDIT else "not_reversible"
+            )
+        case _:
+            assert_never(reservation)
 
 
 async def cancel_unsettled(ctx: Context, payment: Payment, *, deadline: float) -> Payment:

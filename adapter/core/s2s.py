@@ -13,6 +13,7 @@ import secrets
 import time
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import assert_never
 
 from adapter.config import Merchant
 from adapter.core.capture import capture_result
@@ -37,7 +38,7 @@ from adapter.paygate.response import (
     s2s_body,
 )
 from adapter.paygate.validation import is_pay_id
-from adapter.store.replays import Claimed, Finished, ReplayKey
+from adapter.store.replays import Busy, Claimed, Finished, ReplayKey
 
 log = logging.getLogger(__name__)
 
@@ -140,15 +141,19 @@ async def _replayed(
     give_up = time.monotonic() + budget
     while True:
         claim = await ctx.replays.claim(key, request.fingerprint, now=ctx.clock(), lease=lease)
-        if isinstance(claim, Claimed):
-            break
-        if claim.fingerprint != request.fingerprint:
-            return _encrypted(ctx, merchant, echo, ctx.codes.adapter("req_id_reused"))
-        if isinstance(claim, Finished):
-            return Answer(claim.body, final=True)
-        if time.monotonic() >= give_up:
-            return _encrypted(ctx, merchant, echo, ctx.codes.adapter("request_in_progress"))
-        await asyncio.sleep(REPLAY_POLL_SECONDS)
+        match claim:
+            case Claimed():
+                break
+            case Finished() | Busy() if claim.fingerprint != request.fingerprint:
+                return _encrypted(ctx, merchant, echo, ctx.codes.adapter("req_id_reused"))
+            case Finished(body=body):
+                return Answer(body, final=True)
+            case Busy():
+                if time.monotonic() >= give_up:
+                    return _encrypted(ctx, merchant, echo, ctx.codes.adapter("request_in_progress"))
+                await asyncio.sleep(REPLAY_POLL_SECONDS)
+            case _:
+                assert_never(claim)
     try:
         answer = await _answer(ctx, merchant, request, echo, payment)
     except BaseException:

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import assert_never
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -82,11 +83,15 @@ async def checkout(request: Request) -> Response:
         code = ctx.codes.error_code(error.category, error.parameter)
         return error_page(request, ErrorPage(code, error.reason), status_code=413)
     outcome = await start_checkout(ctx, outer)
-    if isinstance(outcome, Redirect):
-        return RedirectResponse(outcome.url, status_code=303)
-    if isinstance(outcome, ErrorPage):
-        return error_page(request, outcome)
-    return deliver(request, outcome)
+    match outcome:
+        case Redirect(url=url):
+            return RedirectResponse(url, status_code=303)
+        case ErrorPage():
+            return error_page(request, outcome)
+        case ShopDelivery():
+            return deliver(request, outcome)
+        case _:
+            assert_never(outcome)
 
 
 def operation_endpoint(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
@@ -106,9 +111,13 @@ def operation_endpoint(endpoint: Endpoint) -> Callable[[Request], Awaitable[Resp
 
 async def shopper_return(request: Request) -> Response:
     outcome = await handle_return(_context(request), request.path_params["token"])
-    if isinstance(outcome, ErrorPage):
-        return error_page(request, outcome, status_code=404)
-    return deliver(request, outcome)
+    match outcome:
+        case ErrorPage():
+            return error_page(request, outcome, status_code=404)
+        case ShopDelivery():
+            return deliver(request, outcome)
+        case _:
+            assert_never(outcome)
 
 
 async def alipay_notify(request: Request) -> Response:
