@@ -98,7 +98,10 @@ class Settings:
     return_wait_seconds: float = 2.0  # how long the browser return waits for a final state
     max_body_bytes: int = 65536
     reconcile_interval_seconds: float = 30.0  # how often open payments are inquired
-    reconcile_after_seconds: float = 60.0  # how long a payment stays open before that
+    reconcile_after_seconds: float = 60.0  # how long a payment or step stays open before that
+    # Later checks of one payment or step come rarer: doubling, up to this interval.
+    reconcile_max_interval_seconds: float = 600.0
+    reconcile_concurrency: int = 16  # payments and steps the reconciler works on at once
     # How long alipayplus.aspx retries pay (the browser waits), each attempt with the same id.
     pay_budget_seconds: float = 12.0
     # How long a credit/reverse/inquire may retry Alipay+ before answering "pending".
@@ -312,6 +315,7 @@ def parse_settings(
     for key, default in (
         ("reconcile_interval_seconds", 30.0),
         ("reconcile_after_seconds", 60.0),
+        ("reconcile_max_interval_seconds", 600.0),
         ("operation_budget_seconds", 15.0),
         ("pay_budget_seconds", 12.0),
         ("req_id_answer_days", 30.0),
@@ -323,11 +327,20 @@ def parse_settings(
             reader.problem(f"adapter.{key}", f"must be a positive number of {unit}")
             value = default
         intervals[key] = float(value)
+    if intervals["reconcile_after_seconds"] <= intervals["operation_budget_seconds"]:
+        # The reconciler must never re-send a step its own request is still retrying.
+        reader.problem(
+            "adapter.reconcile_after_seconds", "must be longer than operation_budget_seconds"
+        )
     if intervals["cancel_open_after_seconds"] < 2 * intervals["pay_budget_seconds"]:
         # A pay still retried, or still in flight at Alipay+, must not meet our cancel.
         reader.problem(
             "adapter.cancel_open_after_seconds", "must be at least twice pay_budget_seconds"
         )
+    concurrency = adapter.get("reconcile_concurrency", 16)
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not concurrency >= 1:
+        reader.problem("adapter.reconcile_concurrency", "must be a whole number of at least 1")
+        concurrency = 16
     alipay = _read_alipay(reader, reader.section(data, "alipayplus", ""))
     merchants: dict[str, Merchant] = {}
     raw_merchants = data.get("merchants")
@@ -352,6 +365,8 @@ def parse_settings(
         return_wait_seconds=float(return_wait),
         reconcile_interval_seconds=intervals["reconcile_interval_seconds"],
         reconcile_after_seconds=intervals["reconcile_after_seconds"],
+        reconcile_max_interval_seconds=intervals["reconcile_max_interval_seconds"],
+        reconcile_concurrency=concurrency,
         operation_budget_seconds=intervals["operation_budget_seconds"],
         pay_budget_seconds=intervals["pay_budget_seconds"],
         req_id_answer_days=intervals["req_id_answer_days"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 
@@ -14,12 +15,13 @@ from adapter.alipayplus.client import AlipayPlusClient, ClientSettings
 from adapter.config import AlipayConnection, Settings
 from adapter.core.clock import Clock, utc_now
 from adapter.core.context import Context
-from adapter.core.locks import PaymentLocks
+from adapter.core.locks import DatabasePaymentLocks, LocalPaymentLocks, PaymentLocks
 from adapter.core.outbox import OutboxWorker
 from adapter.core.reconcile import run_reconciler
 from adapter.core.results import ResultBuilder
 from adapter.mapping import ResultCodes
 from adapter.store.db import Database, migrate
+from adapter.store.leases import new_owner
 from adapter.store.operations import OperationStore
 from adapter.store.payments import PaymentStore
 from adapter.store.replays import ReplayStore
@@ -36,6 +38,11 @@ def client_settings(connection: AlipayConnection) -> ClientSettings:
     )
 
 
+def lock_lease(settings: Settings) -> timedelta:
+    """How long a payment's lock outlives its holder: longer than any work done under it."""
+    return timedelta(seconds=2 * settings.operation_budget_seconds + 30)
+
+
 @contextlib.asynccontextmanager
 async def open_context(
     settings: Settings,
@@ -49,6 +56,14 @@ async def open_context(
     if run_migrations:
         await migrate(settings.database_url)
     db = Database(settings.database_url)
+    owner = new_owner()
+    first_check = timedelta(seconds=settings.reconcile_after_seconds)
+    payments = PaymentStore(db, owner=owner, first_check_after=first_check)
+    locks: PaymentLocks
+    if db.dialect == "sqlite":
+        locks = LocalPaymentLocks()  # SQLite serves one process
+    else:
+        locks = DatabasePaymentLocks(payments, ttl=lock_lease(settings), clock=clock)
     client = AlipayPlusClient(
         client_settings(settings.alipay), transport=alipay_transport, clock=clock
     )
@@ -56,12 +71,12 @@ async def open_context(
         yield Context(
             settings=settings,
             codes=codes,
-            payments=PaymentStore(db),
-            operations=OperationStore(db),
-            replays=ReplayStore(db),
+            payments=payments,
+            operations=OperationStore(db, first_check_after=first_check),
+            replays=ReplayStore(db, owner=owner),
             alipay=client,
             results=ResultBuilder(codes),
-            locks=PaymentLocks(),
+            locks=locks,
             clock=clock,
         )
     finally:

@@ -1,60 +1,108 @@
 """Reconciliation: open payments and steps are retried until Alipay+ answers definitely.
 
 A notify can be lost, and a pay can end without a definite answer; this loop makes sure the
-final state (and so the shop's one URLNotify) arrives anyway. Credits and reversals left unknown
-are re-sent with their own request ids until they are definite. A payment still open long after
-its checkout expired is cancelled, so nobody can pay it any more. Finalising is conditional on the
-stored state, so several adapter processes running this loop cannot apply a result twice.
+final state (and so the shop's URLNotify) arrives anyway. Credits and reversals left unknown are
+re-sent with their own request ids until they are definite. A payment still open long after its
+checkout expired is cancelled, so nobody can pay it any more.
+
+Each payment and step carries its own schedule: first due ``reconcile_after_seconds`` after its
+creation, then doubling up to ``reconcile_max_interval_seconds``, so a backlog after an Alipay+
+outage is worked through quickly while rows that stay open are asked about less and less. A pass
+claims due rows in the database, so the passes of several adapter processes divide the work, and
+works on up to ``reconcile_concurrency`` of them at once. Anything sent upstream is sent under
+the payment's lock, so a live request and every reconciler never send the same step together.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from adapter.core.context import Context
 from adapter.core.operations import cancel_unsettled, settle
 from adapter.core.outcomes import refresh_from_inquiry
 from adapter.errors import LockBusy
 from adapter.model import Payment, PaymentState
+from adapter.store.operations import DueStep
+from adapter.store.payments import DuePayment
 
 log = logging.getLogger(__name__)
 
 STEP_ATTEMPT_SECONDS = 8.0  # Alipay+'s recommended timeout for refund and cancelPayment
+JITTER = 0.2  # checks of rows that fell due together spread out by up to ±20 %
+
+Due = TypeVar("Due", DuePayment, DueStep)
 
 
-async def reconcile_once(ctx: Context) -> int:
-    """Inquire every payment open for longer than the grace period, and cancel those open past
-    their expiry; returns how many settled."""
-    now = ctx.clock()
-    cutoff = now - timedelta(seconds=ctx.settings.reconcile_after_seconds)
-    expired = now - timedelta(seconds=ctx.settings.cancel_open_after_seconds)
+def next_check(ctx: Context, checks: int) -> datetime:
+    """When a row looked at ``checks`` times before this look is due again."""
+    settings = ctx.settings
+    delay = min(
+        settings.reconcile_after_seconds * 2.0 ** min(checks, 30),
+        settings.reconcile_max_interval_seconds,
+    )
+    spread = random.uniform(1 - JITTER, 1 + JITTER)
+    return ctx.clock() + timedelta(seconds=delay * spread)
+
+
+def _hold_for(ctx: Context) -> timedelta:
+    """How long a claimed row stays out of other passes: longer than working on it takes."""
+    return timedelta(seconds=2 * ctx.settings.operation_budget_seconds + 30)
+
+
+async def _work_through(
+    ctx: Context,
+    claim: Callable[[int], Awaitable[Sequence[Due]]],
+    work: Callable[[Due], Awaitable[bool]],
+) -> int:
+    """Claim due rows batch by batch and work on up to ``reconcile_concurrency`` at once;
+    returns how many settled."""
+    limit = ctx.settings.reconcile_concurrency
+    slots = asyncio.Semaphore(limit)
     settled = 0
-    # A checkout's pay attempts end after pay_budget_seconds; one still NEW long after that was
-    # cut short (a restart): from now on it is reconciled like any payment without an answer.
-    cut_short = now - timedelta(seconds=2 * ctx.settings.pay_budget_seconds)
-    for payment in await ctx.payments.new_payments_created_before(cut_short):
-        log.warning("payment %s: its pay attempts were cut short, reconciling it", payment.pay_id)
-        await ctx.payments.mark_open(
-            payment.pay_id, PaymentState.UNKNOWN, now=now, from_states=[PaymentState.NEW]
-        )
-    for payment in await ctx.payments.open_payments_older_than(cutoff):
-        refreshed = await refresh_from_inquiry(ctx, payment)
-        if not refreshed.state.is_final and refreshed.created_at <= expired:
-            refreshed = await _cancel_expired(ctx, refreshed)
-        if refreshed.state.is_final:
-            settled += 1
-            log.info("reconciled pay_id=%s state=%s", refreshed.pay_id, refreshed.state)
-        else:
-            await ctx.payments.touch(payment.pay_id, now=ctx.clock())
+
+    async def run(due: Due) -> None:
+        nonlocal settled
+        try:
+            if await work(due):
+                settled += 1
+        except Exception:
+            log.exception("reconciling %s failed", due)
+        finally:
+            slots.release()
+
+    async with asyncio.TaskGroup() as group:
+        while True:
+            batch = await claim(limit)
+            for due in batch:
+                await slots.acquire()
+                group.create_task(run(due))
+            if len(batch) < limit:
+                break
     return settled
+
+
+async def _check_payment(ctx: Context, due: DuePayment) -> bool:
+    payment = due.payment
+    expired = ctx.clock() - timedelta(seconds=ctx.settings.cancel_open_after_seconds)
+    refreshed = await refresh_from_inquiry(ctx, payment)
+    if not refreshed.state.is_final and refreshed.created_at <= expired:
+        refreshed = await _cancel_expired(ctx, refreshed)
+    if refreshed.state.is_final:
+        log.info("reconciled pay_id=%s state=%s", refreshed.pay_id, refreshed.state)
+        return True
+    await ctx.payments.checked(payment.pay_id, next_check_at=next_check(ctx, due.checks))
+    return False
 
 
 async def _cancel_expired(ctx: Context, payment: Payment) -> Payment:
     try:
-        # A request working on this payment right now goes first; the next pass comes back.
+        # A request working on this payment right now goes first; the next look comes back.
         async with ctx.locks.hold(payment.pay_id, wait_seconds=0.05):
             deadline = time.monotonic() + STEP_ATTEMPT_SECONDS
             return await cancel_unsettled(ctx, payment, deadline=deadline)
@@ -62,31 +110,59 @@ async def _cancel_expired(ctx: Context, payment: Payment) -> Payment:
         return payment
 
 
+async def _resend_step(ctx: Context, due: DueStep) -> bool:
+    step = due.operation
+    payment = await ctx.payments.get(step.pay_id)
+    if payment is None:
+        return False
+    try:
+        # A request working on this payment right now will settle the step itself.
+        async with ctx.locks.hold(step.pay_id, wait_seconds=0.05):
+            # That request may have settled it between our claim and taking the lock.
+            current = await ctx.operations.get(step.xid)
+            if current is None or current.state.is_final:
+                return False
+            deadline = time.monotonic() + STEP_ATTEMPT_SECONDS
+            current = await settle(ctx, payment, current, deadline=deadline)
+    except LockBusy:
+        current = step
+    if current.state.is_final:
+        log.info("reconciled %s xid=%s state=%s", step.kind, step.xid, current.state)
+        return True
+    await ctx.operations.checked(step.xid, next_check_at=next_check(ctx, due.checks))
+    return False
+
+
+async def _mark_cut_short(ctx: Context) -> None:
+    """A checkout's pay attempts end after pay_budget_seconds; a payment still NEW long after
+    that was cut short (a restart): from now on it is reconciled like any unanswered payment."""
+    now = ctx.clock()
+    cut_short = now - timedelta(seconds=2 * ctx.settings.pay_budget_seconds)
+    for payment in await ctx.payments.new_payments_created_before(cut_short):
+        log.warning("payment %s: its pay attempts were cut short, reconciling it", payment.pay_id)
+        await ctx.payments.mark_open(
+            payment.pay_id, PaymentState.UNKNOWN, now=now, from_states=[PaymentState.NEW]
+        )
+
+
+async def reconcile_once(ctx: Context) -> int:
+    """Inquire every open payment that is due, cancelling those open past their expiry;
+    returns how many settled."""
+    await _mark_cut_short(ctx)
+
+    async def claim(limit: int) -> list[DuePayment]:
+        return await ctx.payments.claim_due(now=ctx.clock(), hold_for=_hold_for(ctx), limit=limit)
+
+    return await _work_through(ctx, claim, lambda due: _check_payment(ctx, due))
+
+
 async def settle_open_steps(ctx: Context) -> int:
-    """Re-send every step open for longer than the grace period once; returns how many settled."""
-    cutoff = ctx.clock() - timedelta(seconds=ctx.settings.reconcile_after_seconds)
-    settled = 0
-    for step in await ctx.operations.open_older_than(cutoff):
-        payment = await ctx.payments.get(step.pay_id)
-        if payment is None:
-            continue
-        try:
-            # A request working on this payment right now will settle the step itself.
-            async with ctx.locks.hold(step.pay_id, wait_seconds=0.05):
-                # That request may have settled it between our query and taking the lock.
-                still_open = await ctx.operations.get(step.xid)
-                if still_open is None or still_open.state.is_final:
-                    continue
-                deadline = time.monotonic() + STEP_ATTEMPT_SECONDS
-                current = await settle(ctx, payment, still_open, deadline=deadline)
-        except LockBusy:
-            continue
-        if current.state.is_final:
-            settled += 1
-            log.info("reconciled %s xid=%s state=%s", step.kind, step.xid, current.state)
-        else:
-            await ctx.operations.touch(step.xid, now=ctx.clock())
-    return settled
+    """Re-send every open step that is due once; returns how many settled."""
+
+    async def claim(limit: int) -> list[DueStep]:
+        return await ctx.operations.claim_due(now=ctx.clock(), hold_for=_hold_for(ctx), limit=limit)
+
+    return await _work_through(ctx, claim, lambda due: _resend_step(ctx, due))
 
 
 async def run_reconciler(ctx: Context) -> None:

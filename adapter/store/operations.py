@@ -13,7 +13,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -31,6 +31,7 @@ from adapter.model import (
     PaymentState,
 )
 from adapter.store.db import Database
+from adapter.store.leases import claim_due
 from adapter.store.payments import queue_notification
 from adapter.store.tables import operations, payments
 
@@ -83,7 +84,7 @@ def _operation(row: RowMapping) -> Operation:
     )
 
 
-def _values(op: Operation) -> dict[str, object]:
+def _values(op: Operation, first_check_after: timedelta) -> dict[str, object]:
     return {
         "xid": op.xid,
         "pay_id": op.pay_id,
@@ -98,6 +99,7 @@ def _values(op: Operation) -> dict[str, object]:
         "details": json.dumps(dataclasses.asdict(op.details), separators=(",", ":")),
         "created_at": op.created_at,
         "updated_at": op.updated_at,
+        "next_check_at": op.created_at + first_check_after,
     }
 
 
@@ -135,11 +137,23 @@ def _finish(
     return result.rowcount == 1
 
 
-class OperationStore:
-    """All credit/reversal persistence; each method is one transaction."""
+@dataclass(frozen=True)
+class DueStep:
+    """An open step due for the reconciler, and how often it was looked at before."""
 
-    def __init__(self, db: Database) -> None:
+    operation: Operation
+    checks: int
+
+
+class OperationStore:
+    """All credit/reversal persistence; each method is one transaction.
+
+    A new step is first due for reconciliation ``first_check_after`` its creation.
+    """
+
+    def __init__(self, db: Database, *, first_check_after: timedelta = timedelta(0)) -> None:
         self.db = db
+        self.first_check_after = first_check_after
 
     async def _reserve(self, work: Callable[[Connection], Reservation]) -> Reservation:
         """Run a reservation; a step that already holds its ReqId makes it a DUPLICATE."""
@@ -168,7 +182,7 @@ class OperationStore:
             ).scalar_one()
             if int(taken) + op.amount > paid:
                 return Refusal.EXCEEDS
-            conn.execute(insert(operations).values(**_values(op)))
+            conn.execute(insert(operations).values(**_values(op, self.first_check_after)))
             return Reserved(op)
 
         return await self._reserve(work)
@@ -201,7 +215,7 @@ class OperationStore:
                 .where(payments.c.pay_id == op.pay_id)
                 .values(cancel_requested=True, updated_at=op.created_at)
             )
-            conn.execute(insert(operations).values(**_values(op)))
+            conn.execute(insert(operations).values(**_values(op, self.first_check_after)))
             return Reserved(op)
 
         return await self._reserve(work)
@@ -355,7 +369,26 @@ class OperationStore:
             .limit(limit)
         )
 
-    async def touch(self, xid: str, *, now: datetime) -> None:
-        """Push an open step to the back of the reconciliation queue."""
-        statement = update(operations).where(operations.c.xid == xid).values(updated_at=now)
+    async def claim_due(self, *, now: datetime, hold_for: timedelta, limit: int) -> list[DueStep]:
+        """Open steps the reconciler is due to re-send (see ``leases.claim_due``)."""
+        rows = await self.db.write(
+            lambda conn: claim_due(
+                conn,
+                operations,
+                operations.c.state.in_(_OPEN),
+                due=operations.c.next_check_at,
+                now=now,
+                hold_for=hold_for,
+                limit=limit,
+            )
+        )
+        return [DueStep(_operation(row), row["checks"]) for row in rows]
+
+    async def checked(self, xid: str, *, next_check_at: datetime) -> None:
+        """The reconciler looked at the step; it is due again at ``next_check_at``."""
+        statement = (
+            update(operations)
+            .where(operations.c.xid == xid)
+            .values(next_check_at=next_check_at, checks=operations.c.checks + 1)
+        )
         await self.db.write(lambda conn: conn.execute(statement))

@@ -17,7 +17,6 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
-    or_,
     select,
     update,
 )
@@ -27,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from adapter.errors import DuplicateTransID
 from adapter.model import Payment, PaymentState, ShopDetails
 from adapter.store.db import Database
+from adapter.store.leases import Leases, claim_due, new_owner
 from adapter.store.tables import notifications, notify_attempts, payments
 
 
@@ -91,11 +91,36 @@ def _notification(row: RowMapping) -> Notification:
 _PAYMENT_BY_ID = select(payments).where(payments.c.pay_id == bindparam("pay_id"))
 
 
-class PaymentStore:
-    """All payment persistence; each method is one transaction."""
+_PAYMENT_LEASES = Leases(payments)
+_NOTIFICATION_LEASES = Leases(notifications)
+_RECONCILED = [PaymentState.PENDING.value, PaymentState.UNKNOWN.value]
 
-    def __init__(self, db: Database) -> None:
+
+@dataclass(frozen=True)
+class DuePayment:
+    """An open payment due for the reconciler, and how often it was looked at before."""
+
+    payment: Payment
+    checks: int
+
+
+class PaymentStore:
+    """All payment persistence; each method is one transaction.
+
+    ``owner`` names this process's leases; a new payment is first due for reconciliation
+    ``first_check_after`` its creation.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        owner: str | None = None,
+        first_check_after: timedelta = timedelta(0),
+    ) -> None:
         self.db = db
+        self.owner = owner or new_owner()
+        self.first_check_after = first_check_after
 
     async def insert(self, payment: Payment) -> None:
         values = {
@@ -111,6 +136,7 @@ class PaymentStore:
             "cancel_requested": False,
             "created_at": payment.created_at,
             "updated_at": payment.updated_at,
+            "next_check_at": payment.created_at + self.first_check_after,
         }
         try:
             await self.db.write(lambda conn: conn.execute(insert(payments).values(**values)))
@@ -189,35 +215,19 @@ class PaymentStore:
         self, *, now: datetime, lease: timedelta, limit: int = 20
     ) -> list[Notification]:
         """Lease pending notifications that are due, so only one worker delivers each."""
-        free = or_(notifications.c.lease_until.is_(None), notifications.c.lease_until < now)
-
-        def work(conn: Connection) -> list[Notification]:
-            rows = (
-                conn.execute(
-                    select(notifications)
-                    .where(
-                        notifications.c.status == "pending",
-                        notifications.c.next_attempt_at <= now,
-                        free,
-                    )
-                    .order_by(notifications.c.next_attempt_at)
-                    .limit(limit)
-                )
-                .mappings()
-                .all()
+        due = and_(notifications.c.status == "pending", notifications.c.next_attempt_at <= now)
+        rows = await self.db.write(
+            lambda conn: _NOTIFICATION_LEASES.claim(
+                conn,
+                due,
+                oldest_first=notifications.c.next_attempt_at,
+                limit=limit,
+                owner=self.owner,
+                now=now,
+                ttl=lease,
             )
-            claimed: list[Notification] = []
-            for row in rows:
-                taken = conn.execute(
-                    update(notifications)
-                    .where(notifications.c.id == row["id"], free)
-                    .values(lease_until=now + lease)
-                )
-                if taken.rowcount == 1:
-                    claimed.append(_notification(row))
-            return claimed
-
-        return await self.db.write(work)
+        )
+        return [_notification(row) for row in rows]
 
     async def record_attempt(
         self,
@@ -249,6 +259,7 @@ class PaymentStore:
                 .values(
                     status=status,
                     attempts=notifications.c.attempts + 1,
+                    lease_owner=None,
                     lease_until=None,
                     next_attempt_at=next_attempt_at or now,
                 )
@@ -273,10 +284,6 @@ class PaymentStore:
         )
         rows = await self.db.read(lambda conn: conn.execute(query).mappings().all())
         return [dict(row) for row in rows]
-
-    async def open_payments_older_than(self, cutoff: datetime, limit: int = 50) -> list[Payment]:
-        """Open payments not looked at since ``cutoff``, the longest-waiting first."""
-        return await self._open_payments(payments.c.updated_at, cutoff, limit)
 
     async def open_payments_created_before(
         self, cutoff: datetime, limit: int = 50
@@ -306,9 +313,41 @@ class PaymentStore:
         rows = await self.db.read(lambda conn: conn.execute(query).mappings().all())
         return [_payment(row) for row in rows]
 
-    async def touch(self, pay_id: str, *, now: datetime) -> None:
-        """Push an open payment to the back of the reconciliation queue."""
-        statement = update(payments).where(payments.c.pay_id == pay_id).values(updated_at=now)
+    async def take_lease(self, pay_id: str, *, now: datetime, ttl: timedelta) -> bool:
+        """Hold the payment for this process (its lock across processes); False if taken."""
+        where = payments.c.pay_id == pay_id
+        return await self.db.write(
+            lambda conn: _PAYMENT_LEASES.take(conn, where, owner=self.owner, now=now, ttl=ttl)
+        )
+
+    async def release_lease(self, pay_id: str) -> None:
+        where = payments.c.pay_id == pay_id
+        await self.db.write(lambda conn: _PAYMENT_LEASES.release(conn, where, owner=self.owner))
+
+    async def claim_due(
+        self, *, now: datetime, hold_for: timedelta, limit: int
+    ) -> list[DuePayment]:
+        """Open payments the reconciler is due to look at (see ``leases.claim_due``)."""
+        rows = await self.db.write(
+            lambda conn: claim_due(
+                conn,
+                payments,
+                payments.c.state.in_(_RECONCILED),
+                due=payments.c.next_check_at,
+                now=now,
+                hold_for=hold_for,
+                limit=limit,
+            )
+        )
+        return [DuePayment(_payment(row), row["checks"]) for row in rows]
+
+    async def checked(self, pay_id: str, *, next_check_at: datetime) -> None:
+        """The reconciler looked at the payment; it is due again at ``next_check_at``."""
+        statement = (
+            update(payments)
+            .where(payments.c.pay_id == pay_id)
+            .values(next_check_at=next_check_at, checks=payments.c.checks + 1)
+        )
         await self.db.write(lambda conn: conn.execute(statement))
 
     async def count(self) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Connection, and_, delete, insert, select, 
 from sqlalchemy.exc import IntegrityError
 
 from adapter.store.db import Database
+from adapter.store.leases import Leases, new_owner
 from adapter.store.tables import request_replays
 
 
@@ -53,9 +54,13 @@ class Busy:
 Claim = Claimed | Finished | Busy
 
 
+_LEASES = Leases(request_replays)
+
+
 class ReplayStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, owner: str | None = None) -> None:
         self.db = db
+        self.owner = owner or new_owner()
 
     async def claim(
         self, key: ReplayKey, fingerprint: str, *, now: datetime, lease: timedelta
@@ -66,6 +71,7 @@ class ReplayStore:
             req_id=key.req_id,
             fingerprint=fingerprint,
             state="running",
+            lease_owner=self.owner,
             lease_until=now + lease,
             created_at=now,
         )
@@ -77,17 +83,12 @@ class ReplayStore:
 
         def existing(conn: Connection) -> Claim | None:
             # Take over a claim whose owner died (lease passed), but only for the same request.
-            taken = conn.execute(
-                update(request_replays)
-                .where(
-                    key.where(),
-                    request_replays.c.state == "running",
-                    request_replays.c.fingerprint == fingerprint,
-                    request_replays.c.lease_until < now,
-                )
-                .values(lease_until=now + lease)
+            running = and_(
+                key.where(),
+                request_replays.c.state == "running",
+                request_replays.c.fingerprint == fingerprint,
             )
-            if taken.rowcount == 1:
+            if _LEASES.take(conn, running, owner=self.owner, now=now, ttl=lease):
                 return Claimed()
             row = (
                 conn.execute(
@@ -115,13 +116,15 @@ class ReplayStore:
         statement = (
             update(request_replays)
             .where(key.where(), request_replays.c.state == "running")
-            .values(state="done", body=body, lease_until=None)
+            .values(state="done", body=body, lease_owner=None, lease_until=None)
         )
         await self.db.write(lambda conn: conn.execute(statement))
 
     async def release(self, key: ReplayKey) -> None:
         """Give the ReqId back: the answer was not final, so a repeat must run again."""
-        statement = delete(request_replays).where(key.where(), request_replays.c.state == "running")
+        statement = delete(request_replays).where(
+            key.where(), request_replays.c.state == "running", _LEASES.held_by(self.owner)
+        )
         await self.db.write(lambda conn: conn.execute(statement))
 
     async def forget_finished_before(self, cutoff: datetime) -> int:

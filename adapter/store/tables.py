@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -43,6 +44,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def lease_columns() -> tuple[Column[str], Column[datetime]]:
+    """Who works on the row, and until when (``store.leases``)."""
+    return Column("lease_owner", String(64)), Column("lease_until", UTCDateTime)
+
+
+def check_columns() -> tuple[Column[datetime], Column[int]]:
+    """When the reconciler looks at the open row next, and how often it has looked already."""
+    return (
+        Column("next_check_at", UTCDateTime, nullable=False),
+        Column("checks", Integer, nullable=False, server_default=text("0")),
+    )
+
+
 metadata = MetaData()
 
 payments = Table(
@@ -62,11 +76,13 @@ payments = Table(
     Column("details", Text, nullable=False),  # JSON: what the shop asked for (URLs, UserData…)
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),  # the last change of the payment itself
+    *lease_columns(),  # the payment's lock across processes (core.locks)
+    *check_columns(),
     UniqueConstraint("merchant_id", "trans_id", name="uq_payments_merchant_trans"),
 )
-# The reconciler's passes look for open payments by when they were last checked and by age.
-Index("ix_payments_state_checked", payments.c.state, payments.c.updated_at)
+# The reconciler looks for open payments by when they are due, and by age (expiry, attention).
+Index("ix_payments_due", payments.c.state, payments.c.next_check_at)
 Index("ix_payments_state_created", payments.c.state, payments.c.created_at)
 
 notifications = Table(
@@ -79,7 +95,7 @@ notifications = Table(
     Column("status", String(16), nullable=False),  # pending | delivered | failed
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime, nullable=False),
-    Column("lease_until", UTCDateTime),
+    *lease_columns(),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("pay_id", "final_state", name="uq_notifications_payment_state"),
 )
@@ -117,9 +133,11 @@ operations = Table(
     Column("details", Text, nullable=False),  # JSON: RefNr, UserData, Reason to echo / send
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    *check_columns(),
 )
 Index("ix_operations_payment", operations.c.pay_id, operations.c.kind)
 Index("ix_operations_open", operations.c.state, operations.c.updated_at)
+Index("ix_operations_due", operations.c.state, operations.c.next_check_at)
 Index(
     "uq_operations_req_id",
     operations.c.merchant_id,
@@ -138,7 +156,7 @@ request_replays = Table(
     Column("fingerprint", String(128), nullable=False),
     Column("state", String(16), nullable=False),  # running | done
     Column("body", Text),
-    Column("lease_until", UTCDateTime),
+    *lease_columns(),
     Column("created_at", UTCDateTime, nullable=False),
 )
 Index("ix_request_replays_age", request_replays.c.state, request_replays.c.created_at)

@@ -22,7 +22,7 @@ from adapter.model import Operation, OperationState, PaymentState
 from adapter.runtime import open_context
 from adapter.secret import Secret
 from adapter.store.db import Database, migrate
-from adapter.store.operations import OperationStore, Reserved
+from adapter.store.operations import DueStep, OperationStore, Reserved
 from adapter.store.payments import PaymentStore
 from tests.support.models import NOW, PAY_ID, a_payment, a_step
 
@@ -32,13 +32,15 @@ DECLINED = b'{"result":{"resultCode":"PROCESS_FAIL","resultStatus":"F","resultMe
 
 
 class SettledMeanwhile(OperationStore):
-    """A request settles every open step right after the reconciler has listed them."""
+    """A request settles every open step right after the reconciler has claimed them."""
 
-    async def open_older_than(self, cutoff: datetime, limit: int = 50) -> list[Operation]:
-        listed = await super().open_older_than(cutoff, limit)
-        for step in listed:
-            await self.finish(step.xid, OperationState.SUCCESS, now=NOW, result_code="SUCCESS")
-        return listed
+    async def claim_due(self, *, now: datetime, hold_for: timedelta, limit: int) -> list[DueStep]:
+        claimed = await super().claim_due(now=now, hold_for=hold_for, limit=limit)
+        for due in claimed:
+            await self.finish(
+                due.operation.xid, OperationState.SUCCESS, now=NOW, result_code="SUCCESS"
+            )
+        return claimed
 
 
 @dataclass
@@ -80,6 +82,7 @@ async def _context(
         alipay=connection,
         merchants={},
         reconcile_after_seconds=60,
+        reconcile_concurrency=4,
     )
     async with open_context(
         settings,
@@ -127,18 +130,19 @@ async def test_a_credit_settled_after_the_reconciler_listed_it_is_not_sent_again
 async def test_a_payment_whose_pay_attempts_were_cut_short_is_reconciled_then_cancelled(
     database: Database,
 ) -> None:
-    """Left NEW by a restart: first taken as unknown, then inquired and, past expiry, cancelled."""
-    await PaymentStore(database).insert(a_payment(created_at=LONG_AGO, updated_at=LONG_AGO))
+    """Left NEW by a restart: taken as unknown and inquired, and once expired, cancelled."""
+    created = NOW - timedelta(minutes=2)
+    await PaymentStore(database).insert(a_payment(created_at=created, updated_at=created))
     upstream, now = Upstream(), [NOW]
     async with _context(database, OperationStore, upstream, lambda: now[0]) as ctx:
         assert await reconcile_once(ctx) == 0
         after_first = await ctx.payments.get(PAY_ID)
         calls_after_first = dict(upstream.calls)
-        now[0] = NOW + timedelta(minutes=2)
+        now[0] = created + timedelta(minutes=20)
         assert await reconcile_once(ctx) == 0
         after_second = await ctx.payments.get(PAY_ID)
     assert after_first is not None and after_first.state is PaymentState.UNKNOWN
-    assert calls_after_first == {}
+    assert calls_after_first == {"inquiryPayment": 1}
     # Alipay+ declines both here: the payment stays open for the operator, never FAILED.
-    assert upstream.calls == {"inquiryPayment": 1, "cancelPayment": 1}
+    assert upstream.calls == {"inquiryPayment": 2, "cancelPayment": 1}
     assert after_second is not None and after_second.state is PaymentState.UNKNOWN

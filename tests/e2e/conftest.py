@@ -189,7 +189,9 @@ def running_stack(
                 "token_secret": secrets.token_hex(16),
                 "return_wait_seconds": 1,
                 "reconcile_interval_seconds": 0.2,
-                "reconcile_after_seconds": 0.5,
+                "operation_budget_seconds": 2,
+                "reconcile_after_seconds": 2.5,
+                "reconcile_max_interval_seconds": 1,
                 **(adapter_settings or {}),
             },
             "alipayplus": {
@@ -256,7 +258,8 @@ def running_stack(
         yield Stack(adapter_url, sandbox_url, shop_url, shop, received, settings, other_shop)
 
 
-S2S_BUDGETS = {"operation_budget_seconds": 3}  # short, so upstream trouble is quick to script
+# Short, so upstream trouble is quick to script.
+S2S_BUDGETS = {"operation_budget_seconds": 3, "reconcile_after_seconds": 3.5}
 S2S_TIMEOUTS = {"timeout_seconds": 1}
 
 

@@ -197,19 +197,39 @@ async def test_a_failed_reversal_frees_the_payment_for_credits(store: PaymentSto
     assert isinstance(await ops.reserve_credit(_step(amount=100), paid=100), Reserved)
 
 
-async def test_open_steps_are_listed_oldest_first_for_reconciliation(
+async def test_open_steps_fall_due_after_the_first_check_delay_and_a_claim_holds_them(
     store: PaymentStore,
 ) -> None:
     await _payment(store, PaymentState.SUCCESS)
-    ops = OperationStore(store.db)
+    ops = OperationStore(store.db, first_check_after=timedelta(minutes=1))
     open_step, done = _step(), _step()
     await ops.reserve_credit(open_step, paid=100)
     await ops.reserve_credit(done, paid=100)
     await ops.finish(done.xid, OperationState.SUCCESS, now=NOW, result_code="SUCCESS")
-    later = NOW + timedelta(hours=1)
-    assert [s.xid for s in await ops.open_older_than(later)] == [open_step.xid]
-    await ops.touch(open_step.xid, now=later)
-    assert await ops.open_older_than(later) == []
+    hold = timedelta(seconds=30)
+    assert await ops.claim_due(now=NOW + timedelta(seconds=59), hold_for=hold, limit=10) == []
+    due_at = NOW + timedelta(minutes=1)
+    (claimed,) = await ops.claim_due(now=due_at, hold_for=hold, limit=10)
+    assert (claimed.operation.xid, claimed.checks) == (open_step.xid, 0)
+    # Claimed: out of every other pass until the hold passes or the claimer reschedules it.
+    assert await ops.claim_due(now=due_at, hold_for=hold, limit=10) == []
+    await ops.checked(open_step.xid, next_check_at=due_at + timedelta(minutes=2))
+    assert await ops.claim_due(now=due_at + timedelta(minutes=1), hold_for=hold, limit=10) == []
+    (again,) = await ops.claim_due(now=due_at + timedelta(minutes=2), hold_for=hold, limit=10)
+    assert again.checks == 1
+
+
+async def test_concurrent_claims_divide_the_due_steps_between_them(store: PaymentStore) -> None:
+    await _payment(store, PaymentState.SUCCESS)
+    ops = OperationStore(store.db)
+    steps = [_step(amount=1) for _ in range(30)]
+    for step in steps:
+        await ops.reserve_credit(step, paid=100)
+    claims = await asyncio.gather(
+        *(ops.claim_due(now=NOW, hold_for=timedelta(seconds=30), limit=4) for _ in range(10))
+    )
+    claimed = [due.operation.xid for batch in claims for due in batch]
+    assert sorted(claimed) == sorted(step.xid for step in steps)
 
 
 @settings(

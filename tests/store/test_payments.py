@@ -88,3 +88,55 @@ async def test_failed_attempt_is_recorded_and_rescheduled(store: PaymentStore) -
     assert await store.claim_due_notifications(now=NOW, lease=timedelta(seconds=60)) == []
     attempts = await store.attempts_for(claimed.id)
     assert [a["http_status"] for a in attempts] == [503]
+
+
+async def test_open_payments_fall_due_after_the_first_check_delay_and_a_claim_holds_them(
+    store: PaymentStore,
+) -> None:
+    payments = PaymentStore(store.db, first_check_after=timedelta(minutes=1))
+    await payments.insert(_payment())
+    await payments.insert(_payment(pay_id="b" * 32, trans_id="T-2"))
+    await payments.mark_open("a" * 32, PaymentState.PENDING, now=NOW, from_states=OPEN_STATES)
+    await payments.mark_open("b" * 32, PaymentState.PENDING, now=NOW, from_states=OPEN_STATES)
+    await payments.finalize(
+        "b" * 32, PaymentState.SUCCESS, now=NOW, from_states=OPEN_STATES, notify_url=None
+    )
+    hold = timedelta(seconds=30)
+    early = NOW + timedelta(seconds=59)
+    assert await payments.claim_due(now=early, hold_for=hold, limit=10) == []
+    due_at = NOW + timedelta(minutes=1)
+    (claimed,) = await payments.claim_due(now=due_at, hold_for=hold, limit=10)
+    assert (claimed.payment.pay_id, claimed.checks) == ("a" * 32, 0)
+    assert await payments.claim_due(now=due_at, hold_for=hold, limit=10) == []
+    await payments.checked("a" * 32, next_check_at=due_at + timedelta(minutes=2))
+    (again,) = await payments.claim_due(now=due_at + timedelta(minutes=2), hold_for=hold, limit=9)
+    assert again.checks == 1
+    stored = await payments.get("a" * 32)
+    assert stored is not None and stored.updated_at == NOW  # looking at it is no change
+
+
+async def test_a_new_payment_is_not_claimed_by_the_reconciler(store: PaymentStore) -> None:
+    await store.insert(_payment())
+    assert await store.claim_due(now=NOW + timedelta(days=1), hold_for=timedelta(1), limit=5) == []
+
+
+async def test_two_workers_competing_for_due_notifications_deliver_each_once(
+    store: PaymentStore,
+) -> None:
+    first_worker = PaymentStore(store.db, owner="worker-1")
+    second_worker = PaymentStore(store.db, owner="worker-2")
+    for n in range(12):
+        pay_id = f"{n:032x}"
+        await store.insert(_payment(pay_id=pay_id, trans_id=f"T-{n}"))
+        await store.finalize(
+            pay_id, PaymentState.SUCCESS, now=NOW, from_states=OPEN_STATES, notify_url="https://s/n"
+        )
+    lease = timedelta(seconds=60)
+    claims = await asyncio.gather(
+        *(
+            worker.claim_due_notifications(now=NOW, lease=lease, limit=5)
+            for worker in [first_worker, second_worker] * 3
+        )
+    )
+    claimed = [n.pay_id for batch in claims for n in batch]
+    assert sorted(claimed) == sorted(f"{n:032x}" for n in range(12))

@@ -1,0 +1,127 @@
+"""Claiming work in a database that several adapter processes share.
+
+Several adapter processes share one database. Whoever works on a row (delivers a notification,
+answers a ReqId, holds a payment's lock) first takes the row's lease: its ``lease_owner`` and
+``lease_until`` columns. A row is free when it has no lease or its lease has passed, so the work
+of a killed process is taken over once its lease expires, and nobody waits for a dead owner.
+
+Taking a lease is one conditional UPDATE, atomic on SQLite and PostgreSQL alike. Taking several
+at once selects them with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent claimers divide
+the rows between them instead of queueing behind each other (SQLite has one writer anyway).
+
+Rows the reconciler revisits on a schedule carry a due time instead (:func:`claim_due`): claiming
+them pushes the due time ahead, which is a lease without an owner. Another process's pass skips
+them meanwhile, and if the claimer dies they simply fall due again.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Column, ColumnElement, Connection, Table, and_, or_, select, update
+from sqlalchemy.engine import RowMapping
+
+
+def new_owner() -> str:
+    """A name for this process's leases: host and pid for the operator, a nonce for uniqueness."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True)
+class Leases:
+    """The lease columns of one table."""
+
+    table: Table
+
+    def free(self, now: datetime) -> ColumnElement[bool]:
+        until = self.table.c.lease_until
+        return or_(until.is_(None), until < now)
+
+    def held_by(self, owner: str) -> ColumnElement[bool]:
+        return self.table.c.lease_owner == owner
+
+    def take(
+        self,
+        conn: Connection,
+        where: ColumnElement[bool],
+        *,
+        owner: str,
+        now: datetime,
+        ttl: timedelta,
+    ) -> bool:
+        """Lease the row ``where`` selects if it is free; False if someone else holds it."""
+        taken = conn.execute(
+            update(self.table)
+            .where(and_(where, self.free(now)))
+            .values(lease_owner=owner, lease_until=now + ttl)
+        )
+        return taken.rowcount == 1
+
+    def claim(
+        self,
+        conn: Connection,
+        where: ColumnElement[bool],
+        *,
+        oldest_first: Column[datetime],
+        limit: int,
+        owner: str,
+        now: datetime,
+        ttl: timedelta,
+    ) -> list[RowMapping]:
+        """Lease up to ``limit`` free rows matching ``where``, earliest ``oldest_first`` first."""
+        (key,) = self.table.primary_key.columns
+        candidates = (
+            select(key)
+            .where(and_(where, self.free(now)))
+            .order_by(oldest_first)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        statement = (
+            update(self.table)
+            .where(key.in_(candidates.scalar_subquery()), self.free(now))
+            .values(lease_owner=owner, lease_until=now + ttl)
+            .returning(*self.table.c)
+        )
+        rows = conn.execute(statement).mappings().all()
+        return sorted(rows, key=lambda row: row[oldest_first.name])  # RETURNING has no order
+
+    def release(self, conn: Connection, where: ColumnElement[bool], *, owner: str) -> bool:
+        """Give the row back, only if ``owner`` still holds it; False otherwise."""
+        released = conn.execute(
+            update(self.table)
+            .where(and_(where, self.held_by(owner)))
+            .values(lease_owner=None, lease_until=None)
+        )
+        return released.rowcount == 1
+
+
+def claim_due(
+    conn: Connection,
+    table: Table,
+    where: ColumnElement[bool],
+    *,
+    due: Column[datetime],
+    now: datetime,
+    hold_for: timedelta,
+    limit: int,
+) -> list[RowMapping]:
+    """Take up to ``limit`` rows matching ``where`` whose ``due`` time has come, earliest first,
+    pushing it ``hold_for`` ahead; the claimer sets the real next due time when it is done."""
+    (key,) = table.primary_key.columns
+    is_due = and_(where, due <= now)
+    candidates = (
+        select(key).where(is_due).order_by(due).limit(limit).with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(table)
+        .where(key.in_(candidates.scalar_subquery()), is_due)
+        .values({due.name: now + hold_for})
+        .returning(*table.c)
+    )
+    rows = conn.execute(statement).mappings().all()
+    return sorted(rows, key=lambda row: row["created_at"])
