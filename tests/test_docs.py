@@ -2,7 +2,8 @@
 
 A citation is ``docs/<page>.md`` or ``docs/<page>.md#<anchor>``; an anchor is a heading of that
 page as GitHub renders it. Citing a section sign, a protocol or performance note without its
-``docs/`` path, or the old design note by name points a reader at a file a clone does not have.
+``docs/`` path, the old design note or a seed document by name points a reader at a file a clone
+does not have.
 This module spells those patterns in pieces so that it does not cite them itself.
 """
 
@@ -48,6 +49,8 @@ _MD = ".md"
 # A note named by file, with whatever path precedes it; only a bare "docs/" path is ours.
 _NOTE = re.compile(r"(?<![\w./-])([\w./-]*?)\b(paygate|alipayplus|performance|design)\.md\b")
 _DESIGN_NOTE = re.compile(rf"\b{'design'.upper()}\b")
+# The original documents the project started from; their content is in docs/ now.
+_SEED = re.compile(r"\bseed\s+page\b", re.IGNORECASE)
 _CITATION = re.compile(r"(?<![\w./-])docs/([\w.-]+\.md)(?:#([\w-]+))?")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -84,6 +87,7 @@ def foreign_citations(line: str) -> list[str]:
     found = [_SECTION_SIGN] if _SECTION_SIGN in line else []
     found += [m.group(0) for m in _NOTE.finditer(line) if m.group(1) != "docs/"]
     found += [m.group(0) for m in _DESIGN_NOTE.finditer(line)]
+    found += [m.group(0) for m in _SEED.finditer(line)]
     return found
 
 
@@ -121,6 +125,7 @@ def test_the_scanner_tells_our_citations_from_foreign_ones() -> None:
     assert foreign_citations(f"xdocs/paygate{_MD}")
     assert foreign_citations(f"performance{_MD}, one worker")
     assert foreign_citations(f"{'design'.upper()} Security")
+    assert foreign_citations(f"({'seed'} page, item 9)")
     assert slug("Alipay+ side") == "alipay-side"
     assert slug("inquiryPayment") == "inquirypayment"
 
