@@ -1,4 +1,6 @@
-"""notifyPayment: checking Alipay+'s signature and signing our ack (alipayplus.md §2.6).
+"""notifyPayment: checking Alipay+'s signature and signing our ack.
+
+See docs/alipayplus.md#notify-signatures.
 
 Both directions sign over the path the notification was posted to, never a full URL.
 """

@@ -15,7 +15,7 @@ from adapter.paygate.errors import PaygateError
 from adapter.paygate.fields import Fields, format_inner, parse_inner
 from adapter.paygate.mac import compute_mac, request_mac_message, response_mac_message
 
-# The outer parameters Paygate sends besides the Custom pairs (§7.1, §7.2).
+# The outer parameters Paygate sends besides the Custom pairs (docs/paygate.md#result-delivery).
 _ENVELOPE = frozenset({"len", "data", "merchantid"})
 _RESPONSE_MAC_KEYS = frozenset({"PayID", "TransID", "mid", "Status", "Code", "MAC"})
 
@@ -55,7 +55,7 @@ class EncryptedRequest:
 
 def build_request(keys: ShopKeys, req: PaymentRequest) -> EncryptedRequest:
     amount = str(req.amount)
-    # New payment: no PayID yet, its '*' stays (§2).
+    # New payment: no PayID yet, its '*' stays (docs/paygate.md#mac).
     mac = compute_mac(
         keys.hmac_key.encode("utf-8"),
         request_mac_message("", req.trans_id, keys.merchant_id, amount, req.currency),
@@ -122,7 +122,8 @@ def response_mac_ok(keys: ShopKeys, fields: Fields) -> bool:
     """pretix ``check_hash``: ``mid`` must be ours and ``MAC.rstrip()`` our UPPER HMAC, exactly.
 
     Deliberately stricter than the adapter's own case-insensitive check, since pretix is the
-    strictest real reader (§3): lower-case hex or a wrong ``mid`` must show up as INVALID.
+    strictest real reader (docs/paygate.md#response-mac): lower-case hex or a wrong ``mid``
+    must show up as INVALID.
     """
     # pretix indexes these keys case-sensitively: a "MID" or "payid" would be a KeyError there.
     if not set(fields) >= _RESPONSE_MAC_KEYS:
@@ -142,7 +143,8 @@ def decode_delivery(keys: ShopKeys, params: Mapping[str, str]) -> DecodedDeliver
     if not data or not length:
         return DecodedDelivery({}, custom, False, None, "Len or Data is missing")
     if data != data.upper():
-        # pretix decodes with strict b16decode, which refuses lower-case hex (§4.5).
+        # pretix decodes with strict b16decode, which refuses lower-case hex
+        # (docs/paygate.md#encrypting-a-result).
         return DecodedDelivery({}, custom, False, None, "Data is not UPPER-case hex")
     try:
         fields = parse_inner(keys.cipher().decrypt(data, length))

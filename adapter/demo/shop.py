@@ -145,9 +145,10 @@ async def checkout(request: Request) -> Response:
             currency=order.currency,
             order_desc=order.order_desc,
             device=order.device,
-            # bnl-style pipe list: opaque to Paygate, echoed back inside Data (§9).
+            # bnl-style pipe list: opaque to Paygate, echoed back inside Data
+            # (docs/paygate.md#field-semantics).
             user_data=f"demo|order-{order.n}",
-            # Comes back in plain as order=<n>&shop=demo (§9).
+            # Comes back in plain as order=<n>&shop=demo (docs/paygate.md#custom-and-plain).
             custom=f"order={order.n}|shop=demo",
             url_success=f"{base}/result/success",
             url_failure=f"{base}/result/failure",
@@ -159,7 +160,10 @@ async def checkout(request: Request) -> Response:
 
 
 async def _outer_params(request: Request) -> dict[str, str]:
-    """Query and form body together, the body winning: Paygate may use GET or POST (§7.1)."""
+    """Query and form body together, the body winning: Paygate may use GET or POST.
+
+    See docs/paygate.md#browser-return.
+    """
     params = dict(request.query_params)
     if request.method == "POST":
         form = await request.form()

@@ -52,7 +52,8 @@ def create_sandbox_app(
                 sweeper.cancel()
 
     routes = [
-        # every method: §10.1 answers them all (METHOD_NOT_SUPPORTED for non-POST)
+        # Every method is answered, non-POST with METHOD_NOT_SUPPORTED
+        # (docs/alipayplus.md#transport-and-authentication).
         Route(
             "/aps/api/{rest:path}",
             gateway.handle,

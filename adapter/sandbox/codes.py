@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 Status = Literal["S", "F", "U"]
 
-# The codes that mean "unknown outcome, retry" (alipayplus.md §3.3, §8); everything else but
+# The codes that mean "unknown outcome, retry" (docs/alipayplus.md#unknown-outcomes); all but
 # SUCCESS is a final failure.
 UNKNOWN_CODES = frozenset(
     {"UNKNOWN_EXCEPTION", "REQUEST_TRAFFIC_EXCEED_LIMIT", "PAYMENT_IN_PROCESS"}

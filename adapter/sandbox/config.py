@@ -14,7 +14,8 @@ DEFAULT_CURRENCIES = frozenset(
     }
 )  # fmt: skip
 
-# Initial send plus 7 resends (+2m, +10m, +10m, +1h, +2h, +6h, +15h), alipayplus.md §7.
+# Initial send plus 7 resends (+2m, +10m, +10m, +1h, +2h, +6h, +15h):
+# docs/alipayplus.md#resend-schedule.
 DEFAULT_NOTIFY_SCHEDULE = (0.0, 120.0, 600.0, 600.0, 3600.0, 7200.0, 21600.0, 54000.0)
 
 

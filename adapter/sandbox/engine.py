@@ -1,4 +1,6 @@
-"""What Alipay+ does with a payment: the §10.2 state machine and the §10.3 rules per API.
+"""What Alipay+ does with a payment: its state machine and the rules per API.
+
+Both are described in docs/alipayplus.md#state-machine and docs/alipayplus.md#rules-per-api.
 
 Every operation is synchronous on purpose: with one asyncio loop, a check and the update it
 guards can never interleave with another request (e.g. 50 concurrent refunds).
@@ -18,9 +20,11 @@ from adapter.sandbox.inbound import BROWSER_TERMINALS, PaymentRef, PayRequest, R
 from adapter.sandbox.store import Payment, PaymentState, RefundRecord, Store
 from adapter.sandbox.validation import Amount, illegal
 
-MAX_CASHIER_EXPIRY = timedelta(minutes=10)  # a longer paymentExpiryTime is ignored (§3.1)
+# A longer paymentExpiryTime is ignored (docs/alipayplus.md#windows).
+MAX_CASHIER_EXPIRY = timedelta(minutes=10)
 REFUND_WINDOW = timedelta(days=365)
-CANCEL_DEADLINE = time(0, 15)  # on the China-time day after creation (§4)
+# On the China-time day after creation (docs/alipayplus.md#cancelpayment).
+CANCEL_DEADLINE = time(0, 15)
 
 # The wallet the simulated shopper always pays with.
 PSP_ID = "1022172000000000001"

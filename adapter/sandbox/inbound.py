@@ -1,4 +1,4 @@
-"""The four ACQP → Alipay+ requests, parsed and validated as alipayplus.md §3 to §6 and §10.3."""
+"""The four ACQP → Alipay+ requests, parsed and validated (docs/alipayplus.md#rules-per-api)."""
 
 from __future__ import annotations
 

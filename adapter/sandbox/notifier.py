@@ -1,4 +1,7 @@
-"""notifyPayment sender (§7, §10.4): signed POSTs to the ACQP, resent until it acks."""
+"""notifyPayment sender: signed POSTs to the ACQP, resent until it acks.
+
+See docs/alipayplus.md#notification-sender.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Request authentication and response signing at the sandbox's Alipay+ API boundary (§2)."""
+"""Request authentication and response signing at the sandbox's Alipay+ API boundary.
+
+The rules are in docs/alipayplus.md#signing and docs/alipayplus.md#transport-and-authentication.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A second, independent RSA256 signer/verifier written straight from alipayplus.md §2.
+"""A second, independent RSA256 signer/verifier written straight from docs/alipayplus.md#signing.
 
 The fake gateway and the notify tests use it instead of adapter.alipayplus.signing, so a
 mistake in the adapter's signing cannot be mirrored by the test side and go unnoticed.

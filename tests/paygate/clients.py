@@ -1,7 +1,8 @@
 """What real shop clients put on the wire, re-done independently of the adapter's code.
 
-Padding styles (§4.2): zero (bnl, Spryker, fatchip-m2, woo), PKCS#7 (pretix, celements),
-zero plus a PKCS#7 block (fatchip-lib), and space (the Computop sample's responses).
+Padding styles (docs/paygate.md#decoding-a-request): zero (bnl, Spryker, fatchip-m2, woo),
+PKCS#7 (pretix, celements), zero plus a PKCS#7 block (fatchip-lib), and space (the Computop
+sample's responses).
 """
 
 from __future__ import annotations

@@ -27,7 +27,10 @@ def _pairs(text: str) -> list[tuple[str, str]]:
 
 
 def test_fields_follow_the_documented_order_then_extras_then_mac() -> None:
-    """§12 order whatever the input order; unknown fields keep theirs; MAC is last."""
+    """The documented order whatever the input order; unknown fields keep theirs; MAC is last.
+
+    See docs/paygate.md#response-fields.
+    """
     values = {
         "CCBrand": "x",
         "LastStatus": "OK",
@@ -54,7 +57,7 @@ def test_mac_signs_pay_id_trans_id_mid_status_code_in_upper_hex() -> None:
 
 
 def test_empty_values_are_left_out() -> None:
-    """An empty refnr or UserData must not produce ``refnr=`` (§15)."""
+    """An empty refnr or UserData must not produce ``refnr=`` (docs/paygate.md#client-quirks)."""
     text = build_response_text({**BASE, "refnr": "", "UserData": ""}, KEY)
     assert "refnr" not in text and "UserData" not in text and "&&" not in text
 

@@ -101,7 +101,10 @@ def test_amount_of_eleven_digits_is_too_long() -> None:
 
 
 def test_amount_below_the_merchant_minimum_is_not_allowed() -> None:
-    """Amounts below 100 need a Helpdesk switch (§6); the minimum is per merchant."""
+    """Amounts below 100 need a Helpdesk switch; the minimum is per merchant.
+
+    See docs/paygate.md#payment-request.
+    """
     assert _refused({"Amount": "99"}, min_amount=100) == (Category.NOT_ALLOWED, "Amount")
     assert validate_payment_request(_raw({"Amount": "100"}), min_amount=100).amount == 100
 

@@ -1,4 +1,7 @@
-"""§4 and §10.3 cancelPayment: the T+1 00:15 China-time window and what cancel does."""
+"""cancelPayment: the T+1 00:15 China-time window and what cancel does.
+
+As docs/alipayplus.md#cancelpayment and docs/alipayplus.md#rules-per-api describe it.
+"""
 
 from __future__ import annotations
 

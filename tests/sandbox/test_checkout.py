@@ -1,4 +1,7 @@
-"""§10.2 the shopper's side: the checkout page behind normalUrl, Pay and Decline."""
+"""The shopper's side: the checkout page behind normalUrl, Pay and Decline.
+
+As docs/alipayplus.md#state-machine describes it.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""§10.5 injected faults: forced results, latency, lost answers, broken response signatures."""
+"""Injected faults: forced results, latency, lost answers, broken response signatures.
+
+As docs/alipayplus.md#faults describes them.
+"""
 
 from __future__ import annotations
 

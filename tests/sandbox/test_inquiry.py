@@ -1,4 +1,7 @@
-"""§6 and §10.2 inquiryPayment: the payment's state as the ACQP sees it."""
+"""inquiryPayment: the payment's state as the ACQP sees it.
+
+As docs/alipayplus.md#inquirypayment and docs/alipayplus.md#state-machine describe it.
+"""
 
 from __future__ import annotations
 

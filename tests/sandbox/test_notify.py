@@ -1,4 +1,7 @@
-"""§7 and §10.4 notifyPayment: signed deliveries, strict acks, resends and the notify policy."""
+"""notifyPayment: signed deliveries, strict acks, resends, the notify policy.
+
+As docs/alipayplus.md#notification-sender describes them.
+"""
 
 from __future__ import annotations
 

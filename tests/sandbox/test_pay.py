@@ -1,4 +1,7 @@
-"""§3 and §10.3 pay: validation, the created order, idempotency, expiry."""
+"""pay: validation, the created order, idempotency, expiry.
+
+As docs/alipayplus.md#pay and docs/alipayplus.md#rules-per-api describe it.
+"""
 
 from __future__ import annotations
 

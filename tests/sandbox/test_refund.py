@@ -1,4 +1,7 @@
-"""§5 and §10.3 refund: the refundable balance, windows and refundRequestId idempotency."""
+"""refund: the refundable balance, windows and refundRequestId idempotency.
+
+As docs/alipayplus.md#refund and docs/alipayplus.md#rules-per-api describe it.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""§2 and §10.1: what the sandbox answers before any business logic, and how it signs."""
+"""What the sandbox answers before any business logic, and how it signs.
+
+As docs/alipayplus.md#transport-and-authentication and docs/alipayplus.md#signing describe it.
+"""
 
 from __future__ import annotations
 
