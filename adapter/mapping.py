@@ -8,15 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
 from adapter.errors import ConfigError
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MAPPING_PATH = PROJECT_ROOT / "mapping.yaml"
+from adapter.resources import DEFAULT_MAPPING
 
 PaygateStatus = Literal["OK", "FAILED", "AUTHORIZE_REQUEST"]
 TERMINAL_TYPES = frozenset({"WEB", "WAP", "APP", "MINI_APP"})
@@ -149,7 +148,7 @@ def parse_mapping(data: Any) -> ResultCodes:
 
 
 def load_mapping(path: str | Path | None = None) -> ResultCodes:
-    file = Path(path) if path else DEFAULT_MAPPING_PATH
+    file: Traversable = Path(path) if path else DEFAULT_MAPPING
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except OSError as exc:

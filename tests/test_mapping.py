@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+import adapter
 from adapter.errors import ConfigError
-from adapter.mapping import DEFAULT_MAPPING_PATH, PROJECT_ROOT, load_mapping, parse_mapping
+from adapter.mapping import load_mapping, parse_mapping
+from adapter.resources import DEFAULT_MAPPING
 
 NOTE_CODES = [
     "SUCCESS",
@@ -68,7 +70,7 @@ def test_descriptions_survive_every_client_parser() -> None:
 
 
 def test_a_code_whose_first_digit_contradicts_its_status_is_refused() -> None:
-    data = yaml.safe_load(Path(DEFAULT_MAPPING_PATH).read_text())
+    data = yaml.safe_load(DEFAULT_MAPPING.read_text())
     data["alipayplus_results"]["SUCCESS"]["code"] = "20000000"
     data["alipayplus_results"]["SUCCESS"]["status"] = "OK"
     with pytest.raises(ConfigError, match=r"alipayplus_results.SUCCESS.code"):
@@ -84,7 +86,7 @@ def test_error_codes_follow_paygate_structure() -> None:
 
 def test_every_adapter_result_the_code_asks_for_exists() -> None:
     """A missing name would only show up as a KeyError on that one rare path."""
-    source = "\n".join(p.read_text() for p in (PROJECT_ROOT / "adapter").rglob("*.py"))
+    source = "\n".join(p.read_text() for p in Path(adapter.__file__).parent.rglob("*.py"))
     names = set(re.findall(r'(?:\.adapter|_refused)\((?:ctx, )?"(\w+)"\)', source))
     assert {"operation_pending", "unknown_payment", "not_refundable"} <= names
     assert sorted(names - set(load_mapping().adapter_results)) == []

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import parse_qsl
 
@@ -20,6 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from adapter import resources
 from adapter.demo.client import (
     DecodedDelivery,
     PaymentRequest,
@@ -37,8 +37,6 @@ from adapter.demo.store import (
     ReturnPath,
     ShopStore,
 )
-
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "demo"
 
 CURRENCIES = ("EUR", "USD", "GBP", "CHF", "JPY", "CNY", "HKD", "SGD")
 DEVICES = ("DesktopWEB", "MobileWAP", "APP")
@@ -295,5 +293,5 @@ def create_shop_app(
         public_url=public_url,
     )
     app.state.store = ShopStore()
-    app.state.templates = Jinja2Templates(directory=TEMPLATES)
+    app.state.templates = resources.templates("demo")
     return app

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.templating import Jinja2Templates
 
+from adapter import resources
 from adapter.sandbox.engine import Engine
 from adapter.sandbox.store import Payment, Store
 from adapter.sandbox.validation import Amount
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[2] / "templates")
+TEMPLATES = resources.templates()
 
 # ISO-4217 currencies without minor units; every other allowed currency has two decimals.
 _ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "UGX"})

@@ -15,9 +15,9 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from adapter import resources
 from adapter.config import Settings
 from adapter.core.checkout import ErrorPage, Redirect, start_checkout
 from adapter.core.clock import Clock, utc_now
@@ -26,14 +26,14 @@ from adapter.core.notify import handle_notification
 from adapter.core.results import ShopDelivery
 from adapter.core.returns import handle_return
 from adapter.core.s2s import handle_operation, plain_error
-from adapter.mapping import PROJECT_ROOT, ResultCodes
+from adapter.mapping import ResultCodes
 from adapter.paygate.errors import PaygateError
 from adapter.paygate.operations import Endpoint
 from adapter.runtime import open_context, running_workers
 from adapter.web.params import read_body, read_params
 
 log = logging.getLogger(__name__)
-TEMPLATES = Jinja2Templates(directory=str(PROJECT_ROOT / "templates"))
+TEMPLATES = resources.templates()
 MAX_NOTIFY_BYTES = 65536
 
 
