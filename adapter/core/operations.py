@@ -257,10 +257,10 @@ async def _reserve(
             return StepOutcome(None, ctx.codes.alipay("REFUND_AMOUNT_EXCEED", "F"))
         case Refusal.HAS_CREDITS:
             return _refused(ctx, "reversal_after_credit")
+        case Refusal.NOT_ALLOWED if kind is OperationKind.CREDIT:
+            return _refused(ctx, "not_refundable")
         case Refusal.NOT_ALLOWED:
-            return _refused(
-                ctx, "not_refundable" if kind is OperationKind.CREDIT else "not_reversible"
-            )
+            return _refused(ctx, "not_reversible")
         case _:
             assert_never(reservation)
 
