@@ -68,7 +68,12 @@ async def _context(
     clock: Callable[[], datetime] = lambda: NOW,
 ) -> AsyncIterator[Context]:
     key = generate_private_key()
-    connection = AlipayConnection("http://alipay.test", "C1", key, key.public_key())
+    connection = AlipayConnection(
+        gateway_url="http://alipay.test",
+        client_id="C1",
+        private_key=key,
+        alipay_public_key=key.public_key(),
+    )
     settings = Settings(
         public_url="http://adapter.test",
         database_url="unused",
