@@ -1,22 +1,39 @@
 """The adapter's configuration: one YAML file listing the merchants and the Alipay+ connection.
 
-The file's path comes from ``PAYGATE_ADAPTER_CONFIG`` (default ``adapter.yaml``). A key may be
-given inline (a plain string), as ``{file: path}`` (relative to the config file) or as
-``{env: NAME}``. Keys are wrapped in :class:`~adapter.secret.Secret` as soon as they are read,
-so they never reach a repr or a log line.
+The file's path comes from ``PAYGATE_ADAPTER_CONFIG`` (default ``adapter.yaml``). The models
+below state every key once, with its default and what it does; :func:`config_reference` renders
+them as the annotated example the README shows. Validation is strict (a boolean is never a
+number, an unknown key is an error) and reports every problem at once as ``path: message``.
+
+A key may be given inline (a plain string or ``{value: ...}``), as ``{file: path}`` (relative to
+the config file) or as ``{env: NAME}``. Keys are wrapped in :class:`~adapter.secret.Secret` as
+soon as they are read, so they never reach a repr, a log line or an error message.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from adapter.alipayplus.signing import load_private_key, load_public_key
 from adapter.errors import ConfigError
@@ -28,34 +45,190 @@ DEFAULT_CONFIG_PATH = "adapter.yaml"
 SuccessStatus = Literal["OK", "AUTHORIZED"]
 ReturnMethod = Literal["post", "get"]
 
-_HOST_PATTERN = re.compile(r"^(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$")
-_MERCHANT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,30}$")
+
+def _problem(message: str) -> PydanticCustomError:
+    return PydanticCustomError("config", message)
 
 
-@dataclass(frozen=True)
-class AlipayMerchant:
+def _must(test: Callable[[Any], bool], message: str) -> AfterValidator:
+    """A rule on an already typed value; ``message`` says what a good value looks like."""
+
+    def check(value: Any) -> Any:
+        if not test(value):
+            raise _problem(message)
+        return value
+
+    return AfterValidator(check)
+
+
+def _matches(pattern: str, message: str) -> AfterValidator:
+    return _must(lambda text: re.fullmatch(pattern, text) is not None, message)
+
+
+def _number_as_text(value: object) -> object:
+    # YAML reads `client_id: 12345` or `mcc: 5732` as a number; the text is what was meant.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+# A BeforeValidator runs before the constraints to its left, so they check the text.
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1), BeforeValidator(_number_as_text)
+]
+AbsoluteUrl = Annotated[
+    Text,
+    _matches(r"https?://[^/\s]+\S*", "must be an absolute http(s) URL"),
+    AfterValidator(lambda url: url.rstrip("/")),
+]
+
+
+def _read_key(value: object, info: ValidationInfo) -> Secret:
+    """A key as the file gives it: a string, ``{value: ...}``, ``{env: NAME}``, ``{file: path}``."""
+    if isinstance(value, Secret):  # built in code, not read from a file
+        return value
+    context = info.context or {}
+    if isinstance(value, Mapping) and len(value) == 1:
+        ((kind, ref),) = value.items()
+        if kind == "env" and isinstance(ref, str):
+            environ = context.get("environ", os.environ)
+            if ref not in environ:
+                raise _problem(f"environment variable {ref} is not set")
+            return Secret(environ[ref])
+        if kind == "file" and isinstance(ref, str):
+            try:  # an absolute ref replaces base_dir
+                text = Path(context.get("base_dir", "."), ref).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise _problem(f"cannot read key file {ref}: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                raise _problem(f"key file {ref} is not UTF-8 text") from None
+            return Secret(text.strip())
+        if kind == "value":
+            value = ref
+    if isinstance(value, str) and value:
+        return Secret(value)
+    raise _problem("a key must be a string, {env: NAME}, {file: path} or {value: ...}")
+
+
+def _rsa_key(load: Callable[[str], object], kind: type[object], message: str) -> PlainValidator:
+    def read(value: object, info: ValidationInfo) -> object:
+        if isinstance(value, kind):  # built in code, not read from a file
+            return value
+        key = _read_key(value, info)
+        try:
+            return load(key.reveal())
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            raise _problem(message) from None
+
+    return PlainValidator(read)
+
+
+Key = Annotated[Secret, PlainValidator(_read_key)]
+PrivateKey = Annotated[
+    RSAPrivateKey,
+    _rsa_key(load_private_key, RSAPrivateKey, "not an RSA private key (PEM or base64 DER)"),
+]
+PublicKey = Annotated[
+    RSAPublicKey,
+    _rsa_key(load_public_key, RSAPublicKey, "not an RSA public key (PEM or base64)"),
+]
+TokenSecret = Annotated[
+    Key, _must(lambda key: len(key.reveal()) >= 16, "use at least 16 characters")
+]
+BlowfishKey = Annotated[
+    Key, _must(lambda key: 1 <= len(key.reveal_bytes()) <= 56, "must be 1 to 56 bytes long")
+]
+Host = Annotated[
+    str,
+    _matches(r"(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?", "must be a host name, '*.domain' or host:port"),
+]
+Mcc = Annotated[Text, _matches(r"\d{4}", "must be a 4-digit merchant category code")]
+Region = Annotated[Text, _matches(r"[A-Z]{2}", "must be an ISO 3166 alpha-2 code, e.g. DE")]
+Currency = Annotated[Text, _matches(r"[A-Z]{3}", "must be an ISO 4217 code such as EUR")]
+Seconds = Annotated[float, Field(gt=0)]
+# Not Field(min_length=1): pydantic counts only the valid entries, so one bad entry would
+# also be reported as an empty list.
+NonEmpty = _must(bool, "must list at least one")
+
+
+def _listed_once(merchant_id: str, info: ValidationInfo) -> str:
+    # The file's merchants are validated in order with one shared context, so the second
+    # merchant with an id is the one reported, under its own path.
+    if info.context is not None:
+        seen: set[str] = info.context.setdefault("merchant_ids", set())
+        if merchant_id in seen:
+            raise _problem("listed twice")
+        seen.add(merchant_id)
+    return merchant_id
+
+
+def _resolve_sqlite_path(url: str, info: ValidationInfo) -> str:
+    """Relative SQLite paths are relative to the config file, not the working directory."""
+    prefix = "sqlite+aiosqlite:///"
+    base_dir = (info.context or {}).get("base_dir")
+    if base_dir is None or not url.startswith(prefix) or url[len(prefix) :].startswith("/"):
+        return url
+    return prefix + str((Path(base_dir) / url[len(prefix) :]).resolve())
+
+
+class _Model(BaseModel):
+    # validate_default: a default goes through the same rules (the SQLite path is resolved,
+    # the cancel delay is compared with the pay budget).
+    model_config = ConfigDict(
+        strict=True, extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True
+    )
+
+
+class AlipayMerchant(_Model):
     """How the merchant is presented to Alipay+ in ``order.merchant``."""
 
-    reference_merchant_id: str
-    mcc: str
-    name: str
-    region: str
-    display_name: str | None = None
+    reference_merchant_id: Text = Field(
+        description="the merchant's id at Alipay+ (referenceMerchantId)", examples=["M-0001"]
+    )
+    mcc: Mcc = Field(description="merchant category code, 4 digits", examples=["5732"])
+    name: Text = Field(description="the merchant's name", examples=["My Shop"])
+    region: Region = Field(description="the merchant's country, ISO 3166 alpha-2", examples=["DE"])
+    display_name: Text | None = Field(
+        None, description="the name shown to the shopper, if not name", examples=["My Shop Online"]
+    )
 
 
-@dataclass(frozen=True)
-class Merchant:
-    merchant_id: str
-    hmac_keys: tuple[Secret, ...]  # newest first: it signs, all of them verify
-    blowfish_key: Secret
-    allowed_hosts: tuple[str, ...]
-    alipay: AlipayMerchant
-    success_status: SuccessStatus = "OK"
-    return_method: ReturnMethod = "post"
-    allow_http: bool = False
-    allow_private_targets: bool = False
-    min_amount: int = 1
-    settlement_currency: str | None = None
+class Merchant(_Model):
+    """A shop that speaks Paygate to the adapter, with its keys and its allowlist."""
+
+    merchant_id: Annotated[
+        Text,
+        _matches(r"[A-Za-z0-9_.-]{1,30}", "use 1-30 letters, digits, '_', '.' or '-'"),
+        AfterValidator(_listed_once),
+    ] = Field(description="the shop's Paygate MerchantID", examples=["MyShop"])
+    hmac_keys: Annotated[tuple[Key, ...], NonEmpty] = Field(
+        strict=False,  # a YAML list
+        description="MAC keys, newest first; the newest signs, all of them verify",
+        examples=[[{"env": "MYSHOP_HMAC"}, {"env": "MYSHOP_HMAC_OLD"}]],
+    )
+    blowfish_key: BlowfishKey = Field(
+        description="encrypts Data, 1 to 56 bytes", examples=[{"env": "MYSHOP_BLOWFISH"}]
+    )
+    allowed_hosts: Annotated[tuple[Host, ...], NonEmpty] = Field(
+        strict=False,  # a YAML list
+        description="hosts URLSuccess/URLFailure/URLNotify may use ('*.' = subdomains)",
+        examples=[["shop.example.com", "*.shop.example.com"]],
+    )
+    success_status: SuccessStatus = Field(
+        "OK", description="Status of a paid payment; AUTHORIZED for shops that only accept that"
+    )
+    return_method: ReturnMethod = Field(
+        "post", description="post: auto-submitting form; get: 303 redirect with the query"
+    )
+    allow_http: bool = Field(False, description="accept http:// shop URLs (demo/test shops only)")
+    allow_private_targets: bool = Field(
+        False, description="accept shop URLs on private and loopback addresses"
+    )
+    min_amount: int = Field(1, ge=1, description="smallest Amount accepted, in minor units")
+    settlement_currency: Currency | None = Field(
+        None, description="ISO 4217 code used when the request has no FxCurrency", examples=["EUR"]
+    )
+    alipay: AlipayMerchant = Field(description="how Alipay+ shows the merchant")
 
     @property
     def signing_key(self) -> Secret:
@@ -76,310 +249,173 @@ class Merchant:
         return False
 
 
-@dataclass(frozen=True)
-class AlipayConnection:
-    gateway_url: str
-    client_id: str
-    private_key: RSAPrivateKey = field(repr=False)
-    alipay_public_key: RSAPublicKey = field(repr=False)
-    key_version: str = "1"
-    timeout_seconds: float | None = None  # caps every call's timeout (default: 8 s, inquiry 5 s)
+class AlipayConnection(_Model):
+    """How the adapter reaches Alipay+ and signs for it."""
+
+    gateway_url: AbsoluteUrl = Field(
+        description="the Alipay+ domain of your region",
+        examples=["https://open-sea-global.alipayplus.com"],
+    )
+    client_id: Text = Field(
+        description="our client id at Alipay+", examples=["SANDBOX_5YC47N2ZQHJ004124"]
+    )
+    private_key: PrivateKey = Field(
+        repr=False,
+        description="ours, signs requests; PEM (PKCS#1/#8) or base64 DER",
+        examples=[{"file": "keys/acqp_private.pem"}],
+    )
+    alipay_public_key: PublicKey = Field(
+        repr=False,
+        description="Alipay+'s, verifies its answers; PEM or base64",
+        examples=[{"file": "keys/alipay_public.pem"}],
+    )
+    key_version: Text = Field("1", description="the keyVersion our signatures name")
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] | None = Field(
+        None,
+        description="caps every call's timeout, in seconds (unset: 8, inquiry 5)",
+        examples=[8],
+    )
 
 
-@dataclass(frozen=True)
-class Settings:
+class _AdapterSection(_Model):
+    """The ``adapter:`` section; :class:`Settings` adds what the other sections hold."""
+
+    public_url: AbsoluteUrl = Field(
+        description="how browsers and Alipay+ reach this adapter",
+        examples=["https://paygate.example.com"],
+    )
+    database_url: Annotated[Text, AfterValidator(_resolve_sqlite_path)] = Field(
+        "sqlite+aiosqlite:///adapter.sqlite3",
+        description="one process; several: postgresql://user@host/db",
+    )
+    token_secret: TokenSecret = Field(
+        description="signs the return-URL tokens, at least 16 characters",
+        examples=[{"env": "ADAPTER_TOKEN_SECRET"}],
+    )
+    return_wait_seconds: float = Field(
+        2.0, ge=0, le=10, description="seconds the browser return waits for a final state (0-10)"
+    )
+    pay_budget_seconds: Seconds = Field(
+        12.0, description="seconds alipayplus.aspx retries pay while the browser waits"
+    )
+    operation_budget_seconds: Seconds = Field(
+        15.0, description="seconds credit/reverse/inquire retry Alipay+ before answering pending"
+    )
+    reconcile_interval_seconds: Seconds = Field(
+        30.0, description="seconds between the reconciler's passes over what is due"
+    )
+    reconcile_after_seconds: Seconds = Field(
+        60.0,
+        description="seconds a payment or step is open before the reconciler first looks at it",
+    )
+    reconcile_max_interval_seconds: Seconds = Field(
+        600.0, description="later looks at an open row come doubling, up to this many seconds"
+    )
+    reconcile_concurrency: int = Field(
+        16, ge=1, description="payments and steps the reconciler works on at once"
+    )
+    # The Cashier checkout expires after 10 minutes, so nobody can still pay after 15.
+    cancel_open_after_seconds: Seconds = Field(
+        900.0,
+        description="seconds after creation an unsettled payment is cancelled (>= 2 x pay budget)",
+    )
+    req_id_answer_days: Annotated[float, Field(gt=0)] = Field(
+        30.0, description="days a ReqId's answer is replayed byte for byte"
+    )
+
+    @field_validator("reconcile_after_seconds")
+    @classmethod
+    def _outlasts_a_step(cls, seconds: float, info: ValidationInfo) -> float:
+        # The reconciler must never re-send a step its own request is still retrying.
+        budget = info.data.get("operation_budget_seconds")
+        if budget is not None and seconds <= budget:
+            raise _problem("must be longer than operation_budget_seconds")
+        return seconds
+
+    @field_validator("cancel_open_after_seconds")
+    @classmethod
+    def _outlasts_pay_attempts(cls, seconds: float, info: ValidationInfo) -> float:
+        # A pay still retried, or still in flight at Alipay+, must not meet our cancel.
+        pay_budget = info.data.get("pay_budget_seconds")
+        if pay_budget is not None and seconds < 2 * pay_budget:
+            raise _problem("must be at least twice pay_budget_seconds")
+        return seconds
+
+
+class Settings(_AdapterSection):
     """Everything the adapter process needs, read once at start-up."""
 
-    public_url: str  # how browsers and Alipay+ reach this adapter
-    database_url: str
-    token_secret: Secret
     alipay: AlipayConnection
-    merchants: Mapping[str, Merchant]
-    return_wait_seconds: float = 2.0  # how long the browser return waits for a final state
-    max_body_bytes: int = 65536
-    reconcile_interval_seconds: float = 30.0  # how often open payments are inquired
-    reconcile_after_seconds: float = 60.0  # how long a payment or step stays open before that
-    # Later checks of one payment or step come rarer: doubling, up to this interval.
-    reconcile_max_interval_seconds: float = 600.0
-    reconcile_concurrency: int = 16  # payments and steps the reconciler works on at once
-    # How long alipayplus.aspx retries pay (the browser waits), each attempt with the same id.
-    pay_budget_seconds: float = 12.0
-    # How long a credit/reverse/inquire may retry Alipay+ before answering "pending".
-    operation_budget_seconds: float = 15.0
-    req_id_answer_days: float = 30.0  # how long a ReqId's answer is replayed byte for byte
-    # A payment Alipay+ has not settled this long after its creation is cancelled: the Cashier
-    # checkout expires after 10 minutes, so nobody can still pay it.
-    cancel_open_after_seconds: float = 900.0
+    merchants: Mapping[str, Merchant]  # by merchant_id
+    max_body_bytes: int = Field(65536, gt=0, description="largest request body read, in bytes")
 
     def merchant(self, merchant_id: str) -> Merchant | None:
         return self.merchants.get(merchant_id)
 
 
-class _Reader:
-    """Walks the parsed YAML and collects every problem instead of stopping at the first."""
+class _ConfigFile(_Model):
+    """The file as written; :func:`parse_settings` turns it into :class:`Settings`."""
 
-    def __init__(self, base_dir: Path, environ: Mapping[str, str]) -> None:
-        self.base_dir = base_dir
-        self.environ = environ
-        self.problems: list[str] = []
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(f"{path}: {message}")
-
-    def section(self, data: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-        value = data.get(key)
-        if not isinstance(value, Mapping):
-            self.problem(f"{path}{key}", "missing or not a mapping")
-            return {}
-        return value
-
-    def text(self, data: Mapping[str, Any], key: str, path: str, default: str | None = None) -> str:
-        value = data.get(key, default)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str) or not value.strip():
-            self.problem(f"{path}{key}", "required text is missing")
-            return ""
-        return value.strip()
-
-    def optional_text(self, data: Mapping[str, Any], key: str, path: str) -> str | None:
-        if data.get(key) is None:
-            return None
-        return self.text(data, key, path)
-
-    def flag(self, data: Mapping[str, Any], key: str, path: str, default: bool) -> bool:
-        value = data.get(key, default)
-        if not isinstance(value, bool):
-            self.problem(f"{path}{key}", "must be true or false")
-            return default
-        return value
-
-    def secret(self, value: Any, path: str) -> Secret | None:
-        if isinstance(value, str) and value:
-            return Secret(value)
-        if isinstance(value, Mapping) and len(value) == 1:
-            ((kind, ref),) = value.items()
-            if kind == "env" and isinstance(ref, str):
-                if ref not in self.environ:
-                    self.problem(path, f"environment variable {ref} is not set")
-                    return None
-                return Secret(self.environ[ref])
-            if kind == "file" and isinstance(ref, str):
-                file = Path(ref) if Path(ref).is_absolute() else self.base_dir / ref
-                try:
-                    return Secret(file.read_text(encoding="utf-8").strip())
-                except OSError as exc:
-                    self.problem(path, f"cannot read key file {ref}: {exc.strerror}")
-                    return None
-            if kind == "value" and isinstance(ref, str) and ref:
-                return Secret(ref)
-        self.problem(path, "a key must be a string, {env: NAME}, {file: path} or {value: ...}")
-        return None
-
-
-def _read_alipay(reader: _Reader, data: Mapping[str, Any]) -> AlipayConnection | None:
-    path = "alipayplus."
-    gateway_url = reader.text(data, "gateway_url", path)
-    if gateway_url and not re.match(r"^https?://", gateway_url):
-        reader.problem(f"{path}gateway_url", "must be an http(s) URL")
-    client_id = reader.text(data, "client_id", path)
-    key_version = reader.text(data, "key_version", path, default="1")
-    private = reader.secret(data.get("private_key"), f"{path}private_key")
-    public = reader.secret(data.get("alipay_public_key"), f"{path}alipay_public_key")
-    private_key = public_key = None
-    if private is not None:
-        try:
-            private_key = load_private_key(private.reveal())
-        except (ValueError, TypeError):
-            reader.problem(f"{path}private_key", "not an RSA private key (PEM or base64 DER)")
-    if public is not None:
-        try:
-            public_key = load_public_key(public.reveal())
-        except (ValueError, TypeError):
-            reader.problem(f"{path}alipay_public_key", "not an RSA public key (PEM or base64)")
-    timeout = data.get("timeout_seconds")
-    if timeout is not None and (
-        not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout <= 60
-    ):
-        reader.problem(f"{path}timeout_seconds", "must be a number of seconds from 0 to 60")
-        timeout = None
-    if private_key is None or public_key is None:
-        return None
-    return AlipayConnection(
-        gateway_url.rstrip("/"),
-        client_id,
-        private_key,
-        public_key,
-        key_version,
-        None if timeout is None else float(timeout),
+    adapter: _AdapterSection = Field(description="the adapter itself")
+    alipayplus: AlipayConnection = Field(description="the connection to Alipay+")
+    merchants: Annotated[tuple[Merchant, ...], NonEmpty] = Field(
+        strict=False, description="the shops, each with its own keys"
     )
 
 
-def _read_merchant(reader: _Reader, data: Any, index: int) -> Merchant | None:
-    path = f"merchants[{index}]."
-    if not isinstance(data, Mapping):
-        reader.problem(f"merchants[{index}]", "must be a mapping")
-        return None
-    before = len(reader.problems)
-    merchant_id = reader.text(data, "merchant_id", path)
-    if merchant_id and not _MERCHANT_ID_PATTERN.match(merchant_id):
-        reader.problem(f"{path}merchant_id", "use 1-30 letters, digits, '_', '.' or '-'")
-    raw_keys = data.get("hmac_keys")
-    hmac_keys: list[Secret] = []
-    if not isinstance(raw_keys, list) or not raw_keys:
-        reader.problem(f"{path}hmac_keys", "a list with at least one key is required")
+# Our wording for pydantic's error types. None of them, nor pydantic's own messages, quote the
+# value, which may be a key.
+_MESSAGES = {
+    "missing": "required, but missing",
+    "extra_forbidden": "unknown key",
+    "model_type": "must be a mapping",
+    "dict_type": "must be a mapping",
+    "tuple_type": "must be a list",
+    "string_type": "must be text",
+    "string_too_short": "must not be empty",
+    "bool_type": "must be true or false",
+    "int_type": "must be a whole number",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "greater_than": "must be more than {gt}",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "literal_error": "must be {expected}",
+}
+
+
+def _describe(error: ErrorDetails) -> str:
+    """``path: message``, the path as written in YAML terms: ``merchants[0].alipay.mcc``."""
+    path = "".join(f"[{at}]" if isinstance(at, int) else f".{at}" for at in error["loc"])
+    template = _MESSAGES.get(error["type"])
+    if template is None:
+        message = error["msg"]
     else:
-        for n, raw in enumerate(raw_keys):
-            key = reader.secret(raw, f"{path}hmac_keys[{n}]")
-            if key is not None:
-                hmac_keys.append(key)
-    blowfish = reader.secret(data.get("blowfish_key"), f"{path}blowfish_key")
-    if blowfish is not None and not 1 <= len(blowfish.reveal_bytes()) <= 56:
-        reader.problem(f"{path}blowfish_key", "must be 1 to 56 bytes long")
-    hosts = data.get("allowed_hosts")
-    if not isinstance(hosts, list) or not hosts:
-        reader.problem(f"{path}allowed_hosts", "list the hosts of URLSuccess/URLFailure/URLNotify")
-        hosts = []
-    for n, host in enumerate(hosts):
-        if not isinstance(host, str) or not _HOST_PATTERN.match(host):
-            reader.problem(
-                f"{path}allowed_hosts[{n}]", "must be a host name, '*.domain' or host:port"
-            )
-    alipay = reader.section(data, "alipay", path)
-    alipay_path = f"{path}alipay."
-    alipay_merchant = AlipayMerchant(
-        reference_merchant_id=reader.text(alipay, "reference_merchant_id", alipay_path),
-        mcc=reader.text(alipay, "mcc", alipay_path),
-        name=reader.text(alipay, "name", alipay_path),
-        region=reader.text(alipay, "region", alipay_path),
-        display_name=reader.optional_text(alipay, "display_name", alipay_path),
-    )
-    if alipay_merchant.mcc and not re.fullmatch(r"\d{4}", alipay_merchant.mcc):
-        reader.problem(f"{alipay_path}mcc", "must be a 4-digit merchant category code")
-    if alipay_merchant.region and not re.fullmatch(r"[A-Z]{2}", alipay_merchant.region):
-        reader.problem(f"{alipay_path}region", "must be an ISO 3166 alpha-2 code, e.g. DE")
-    success_status = data.get("success_status", "OK")
-    if success_status not in ("OK", "AUTHORIZED"):
-        reader.problem(f"{path}success_status", "must be OK or AUTHORIZED")
-    return_method = data.get("return_method", "post")
-    if return_method not in ("post", "get"):
-        reader.problem(f"{path}return_method", "must be post or get")
-    min_amount = data.get("min_amount", 1)
-    if not isinstance(min_amount, int) or isinstance(min_amount, bool) or min_amount < 1:
-        reader.problem(f"{path}min_amount", "must be a whole number of at least 1")
-        min_amount = 1
-    settlement = reader.optional_text(data, "settlement_currency", path)
-    if settlement is not None and not re.fullmatch(r"[A-Z]{3}", settlement):
-        reader.problem(f"{path}settlement_currency", "must be an ISO 4217 code such as EUR")
-    allow_http = reader.flag(data, "allow_http", path, False)
-    allow_private = reader.flag(data, "allow_private_targets", path, False)
-    if len(reader.problems) > before or blowfish is None or not hmac_keys:
-        return None
-    return Merchant(
-        merchant_id=merchant_id,
-        hmac_keys=tuple(hmac_keys),
-        blowfish_key=blowfish,
-        allowed_hosts=tuple(str(h) for h in hosts),
-        alipay=alipay_merchant,
-        success_status=success_status,
-        return_method=return_method,
-        allow_http=allow_http,
-        allow_private_targets=allow_private,
-        min_amount=min_amount,
-        settlement_currency=settlement,
-    )
+        message = template.format(**{k: _plain(v) for k, v in error.get("ctx", {}).items()})
+    return f"{path.lstrip('.') or '(top)'}: {message}"
+
+
+def _plain(value: object) -> str:
+    """A limit as the reader would write it: ``60`` not ``60.0``, ``OK or AUTHORIZED`` unquoted."""
+    return f"{value:g}" if isinstance(value, float) else str(value).replace("'", "")
 
 
 def parse_settings(
     data: Any, *, base_dir: Path, environ: Mapping[str, str] | None = None
 ) -> Settings:
     """Build :class:`Settings` or raise :class:`ConfigError` listing every problem."""
-    reader = _Reader(base_dir, os.environ if environ is None else environ)
-    if not isinstance(data, Mapping):
-        raise ConfigError(["(top): the file must hold a mapping"])
-    adapter = reader.section(data, "adapter", "")
-    public_url = reader.text(adapter, "public_url", "adapter.")
-    if public_url and not re.match(r"^https?://[^/]+", public_url):
-        reader.problem("adapter.public_url", "must be an absolute http(s) URL")
-    database_url = reader.text(
-        adapter, "database_url", "adapter.", default="sqlite+aiosqlite:///adapter.sqlite3"
-    )
-    token_secret = reader.secret(adapter.get("token_secret"), "adapter.token_secret")
-    if token_secret is not None and len(token_secret.reveal()) < 16:
-        reader.problem("adapter.token_secret", "use at least 16 characters")
-    return_wait = adapter.get("return_wait_seconds", 2.0)
-    if not isinstance(return_wait, int | float) or not 0 <= return_wait <= 10:
-        reader.problem("adapter.return_wait_seconds", "must be a number from 0 to 10")
-        return_wait = 2.0
-    intervals: dict[str, float] = {}
-    for key, default in (
-        ("reconcile_interval_seconds", 30.0),
-        ("reconcile_after_seconds", 60.0),
-        ("reconcile_max_interval_seconds", 600.0),
-        ("operation_budget_seconds", 15.0),
-        ("pay_budget_seconds", 12.0),
-        ("req_id_answer_days", 30.0),
-        ("cancel_open_after_seconds", 900.0),
-    ):
-        value = adapter.get(key, default)
-        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            unit = "days" if key.endswith("_days") else "seconds"
-            reader.problem(f"adapter.{key}", f"must be a positive number of {unit}")
-            value = default
-        intervals[key] = float(value)
-    if intervals["reconcile_after_seconds"] <= intervals["operation_budget_seconds"]:
-        # The reconciler must never re-send a step its own request is still retrying.
-        reader.problem(
-            "adapter.reconcile_after_seconds", "must be longer than operation_budget_seconds"
-        )
-    if intervals["cancel_open_after_seconds"] < 2 * intervals["pay_budget_seconds"]:
-        # A pay still retried, or still in flight at Alipay+, must not meet our cancel.
-        reader.problem(
-            "adapter.cancel_open_after_seconds", "must be at least twice pay_budget_seconds"
-        )
-    concurrency = adapter.get("reconcile_concurrency", 16)
-    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not concurrency >= 1:
-        reader.problem("adapter.reconcile_concurrency", "must be a whole number of at least 1")
-        concurrency = 16
-    alipay = _read_alipay(reader, reader.section(data, "alipayplus", ""))
-    merchants: dict[str, Merchant] = {}
-    raw_merchants = data.get("merchants")
-    if not isinstance(raw_merchants, list) or not raw_merchants:
-        reader.problem("merchants", "a list with at least one merchant is required")
-        raw_merchants = []
-    for index, raw in enumerate(raw_merchants):
-        merchant = _read_merchant(reader, raw, index)
-        if merchant is None:
-            continue
-        if merchant.merchant_id in merchants:
-            reader.problem(f"merchants[{index}].merchant_id", "listed twice")
-        merchants[merchant.merchant_id] = merchant
-    if reader.problems or alipay is None or token_secret is None:
-        raise ConfigError(reader.problems or ["alipayplus: incomplete"])
+    context = {"base_dir": base_dir, "environ": os.environ if environ is None else environ}
+    try:
+        file = _ConfigFile.model_validate(data, context=context)
+    except ValidationError as error:
+        # `from None`: the chained ValidationError would print the input, keys included.
+        problems = [_describe(e) for e in error.errors(include_url=False, include_input=False)]
+        raise ConfigError(problems) from None
     return Settings(
-        public_url=public_url.rstrip("/"),
-        database_url=_resolve_sqlite_path(database_url, base_dir),
-        token_secret=token_secret,
-        alipay=alipay,
-        merchants=merchants,
-        return_wait_seconds=float(return_wait),
-        reconcile_interval_seconds=intervals["reconcile_interval_seconds"],
-        reconcile_after_seconds=intervals["reconcile_after_seconds"],
-        reconcile_max_interval_seconds=intervals["reconcile_max_interval_seconds"],
-        reconcile_concurrency=concurrency,
-        operation_budget_seconds=intervals["operation_budget_seconds"],
-        pay_budget_seconds=intervals["pay_budget_seconds"],
-        req_id_answer_days=intervals["req_id_answer_days"],
-        cancel_open_after_seconds=intervals["cancel_open_after_seconds"],
+        **dict(file.adapter),
+        alipay=file.alipayplus,
+        merchants={merchant.merchant_id: merchant for merchant in file.merchants},
     )
-
-
-def _resolve_sqlite_path(url: str, base_dir: Path) -> str:
-    """Relative SQLite paths are relative to the config file, not the working directory."""
-    prefix = "sqlite+aiosqlite:///"
-    if url.startswith(prefix) and not url[len(prefix) :].startswith("/"):
-        return prefix + str((base_dir / url[len(prefix) :]).resolve())
-    return url
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
@@ -394,3 +430,46 @@ def load_settings(path: str | Path | None = None) -> Settings:
     except yaml.YAMLError as exc:
         raise ConfigError([f"{file}: not valid YAML: {exc}"]) from None
     return parse_settings(data, base_dir=file.parent.resolve())
+
+
+def config_reference() -> str:
+    """The configuration file documented from the models: each key with its default (or, when
+    it has none, an example) and what it does. The README shows it; a test keeps them equal."""
+    return "".join(f"{line}\n" for line in _reference_lines(_ConfigFile, ""))
+
+
+def _reference_lines(model: type[BaseModel], indent: str) -> Iterator[str]:
+    for name, field in model.model_fields.items():
+        description = field.description
+        assert description, f"{model.__name__}.{name} needs a description for the reference"
+        annotation = field.annotation
+        listed = get_origin(annotation) is tuple
+        section = get_args(annotation)[0] if listed else annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            yield _annotated(f"{indent}{name}:", description)
+            if not listed:
+                yield from _reference_lines(section, indent + "  ")
+                continue
+            lines = list(_reference_lines(section, indent + "    "))
+            yield f"{indent}  - {lines[0].lstrip()}"  # one example entry
+            yield from lines[1:]
+        elif field.is_required():
+            yield _annotated(f"{indent}{name}: {_example(field.examples)}", description, "required")
+        elif field.default is None:
+            yield _annotated(f"{indent}# {name}: {_example(field.examples)}", description)
+        else:
+            yield _annotated(f"{indent}{name}: {_yaml(field.default)}", description)
+
+
+def _annotated(line: str, description: str, note: str = "") -> str:
+    comment = f"{note}: {description}" if note else description
+    return f"{line:<42}  # {comment}"
+
+
+def _example(examples: list[Any] | None) -> str:
+    assert examples, "a key without a default needs an example for the reference"
+    return _yaml(examples[0])
+
+
+def _yaml(value: object) -> str:
+    return str(yaml.safe_dump(value, default_flow_style=True)).removesuffix("...\n").strip()

@@ -7,17 +7,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from adapter.alipayplus.signing import generate_private_key, private_key_pem, public_key_pem
 
 
-def write_config(tmp_path: Path, **merchant: object) -> Path:
+def config_data(tmp_path: Path, **merchant: object) -> dict[str, Any]:
+    """A valid configuration as YAML parses it; writes its two RSA key files into ``tmp_path``."""
     key = generate_private_key()
     (tmp_path / "acqp.pem").write_text(private_key_pem(key))
     (tmp_path / "alipay.pem").write_text(public_key_pem(key.public_key()))
-    data = {
+    data: dict[str, Any] = {
         "adapter": {"public_url": "https://pg.example", "token_secret": {"env": "TOKEN"}},
         "alipayplus": {
             "gateway_url": "https://open-sea-global.alipayplus.com",
@@ -41,8 +43,12 @@ def write_config(tmp_path: Path, **merchant: object) -> Path:
             }
         ],
     }
+    return data
+
+
+def write_config(tmp_path: Path, **merchant: object) -> Path:
     path = tmp_path / "adapter.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(yaml.safe_dump(config_data(tmp_path, **merchant)))
     return path
 
 
