@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 
 from itsdangerous import URLSafeSerializer
 
 from adapter.alipayplus.messages import PayMerchant, PayOrder, PayShipping, read_pay
-from adapter.alipayplus.models import Amount
+from adapter.alipayplus.models import Amount, Api, Reply
 from adapter.config import Merchant
 from adapter.core.context import Context
 from adapter.core.outcomes import apply_payment_result
 from adapter.core.results import ShopDelivery
+from adapter.core.retries import Budget, until_definite
 from adapter.core.urls import check_shop_url
 from adapter.errors import DuplicateTransID, UpstreamUnknown
 from adapter.model import OPEN_STATES, Payment, PaymentState, ShopDetails
@@ -166,19 +165,19 @@ async def _create_order(
 ) -> CheckoutOutcome:
     """Call pay until it answers definitely or the budget is spent, reusing the request id."""
     order = _pay_order(ctx, merchant, payment, request)
-    deadline = time.monotonic() + ctx.settings.pay_budget_seconds
-    while True:
-        remaining = deadline - time.monotonic()
-        try:
-            reply = await ctx.alipay.pay(order, timeout=min(8.0, max(remaining, 0.5)))
-        except UpstreamUnknown as exc:
-            log.warning("pay for %s had no definite answer: %s", payment.pay_id, exc.reason)
-            reply = None
-        if reply is not None and reply.result.code not in RETRYABLE_CODES:
-            break
-        if time.monotonic() + 0.5 >= deadline:
-            return await _left_unknown(ctx, merchant, payment)
-        await asyncio.sleep(0.5)
+    budget = Budget(ctx.settings.pay_budget_seconds)
+
+    async def pay() -> Reply:
+        reply = await ctx.alipay.pay(order, timeout=budget.call_timeout(Api.PAY.timeout))
+        if reply.result.code in RETRYABLE_CODES:
+            raise UpstreamUnknown(f"pay answered {reply.result.code}")
+        return reply
+
+    try:
+        reply = await until_definite(budget, pay)
+    except UpstreamUnknown as exc:
+        log.warning("pay for %s had no definite answer: %s", payment.pay_id, exc.reason)
+        return await _left_unknown(ctx, merchant, payment)
     outcome = read_pay(reply)
     result = reply.result
     checkout_url = outcome.normal_url

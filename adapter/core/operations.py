@@ -15,18 +15,17 @@ the whole payment, with the step's XID as refundRequestId.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from typing import assert_never
 
 from adapter.alipayplus.messages import read_refund
-from adapter.alipayplus.models import Amount, Reply, Result
+from adapter.alipayplus.models import Amount, Api, Reply, Result
 from adapter.config import Merchant
 from adapter.core.context import Context
 from adapter.core.outcomes import apply_payment_result
+from adapter.core.retries import Budget, until_definite
 from adapter.errors import LockBusy, UpstreamUnknown
 from adapter.mapping import PaygateResult
 from adapter.model import (
@@ -43,8 +42,6 @@ from adapter.store.operations import Joined, Refusal, Reserved
 
 log = logging.getLogger(__name__)
 
-RETRY_PAUSE_SECONDS = 0.5
-MIN_ATTEMPT_SECONDS = 1.0
 # An F that does not prove the step did not happen: a refund with this id exists with other
 # values. Left open for an operator rather than reported as failed.
 UNCERTAIN_CODES = frozenset({"REPEAT_REQ_INCONSISTENT"})
@@ -79,26 +76,33 @@ def _invalid(ctx: Context, parameter: str, description: str) -> StepOutcome:
     return StepOutcome(None, PaygateResult("FAILED", code, description))
 
 
-async def _attempt(ctx: Context, payment: Payment, op: Operation, timeout: float) -> Reply | None:
-    """One upstream call; None when its outcome is not definite."""
-    try:
-        if op.kind is OperationKind.CREDIT or op.refund_instead:
+async def _definite_reply(ctx: Context, payment: Payment, op: Operation, budget: Budget) -> Reply:
+    """The step's upstream call, re-sent until definite; UpstreamUnknown when it never is."""
+    refund = op.kind is OperationKind.CREDIT or op.refund_instead
+
+    async def call() -> Reply:
+        if refund:
             reply = await ctx.alipay.refund(
                 payment.payment_request_id,
                 op.refund_request_id,
                 Amount(op.currency, op.amount),
                 op.details.reason,
-                timeout=timeout,
+                timeout=budget.call_timeout(Api.REFUND.timeout),
             )
         else:
-            reply = await ctx.alipay.cancel_payment(payment.payment_request_id, timeout=timeout)
+            reply = await ctx.alipay.cancel_payment(
+                payment.payment_request_id,
+                timeout=budget.call_timeout(Api.CANCEL_PAYMENT.timeout),
+            )
+        if reply.result.status == "U" or reply.result.code in UNCERTAIN_CODES:
+            raise UpstreamUnknown(f"answered {reply.result.code}")
+        return reply
+
+    try:
+        return await until_definite(budget, call)
     except UpstreamUnknown as exc:
         log.warning("%s %s had no definite answer: %s", op.kind, op.xid, exc.reason)
-        return None
-    if reply.result.status == "U" or reply.result.code in UNCERTAIN_CODES:
-        log.warning("%s %s answered %s", op.kind, op.xid, reply.result.code)
-        return None
-    return reply
+        raise
 
 
 async def _record(ctx: Context, payment: Payment, op: Operation, reply: Reply) -> bool:
@@ -145,23 +149,20 @@ async def _paid_but_cancelled(ctx: Context, pay_id: str) -> bool:
     )
 
 
-async def settle(ctx: Context, payment: Payment, op: Operation, *, deadline: float) -> Operation:
-    """Ask Alipay+ until the step is definite or ``deadline`` (monotonic) passes; at least once."""
+async def settle(ctx: Context, payment: Payment, op: Operation, *, budget: Budget) -> Operation:
+    """Ask Alipay+ until the step is definite or the budget is spent; at least once."""
     while True:
-        timeout = max(deadline - time.monotonic(), MIN_ATTEMPT_SECONDS)
-        reply = await _attempt(ctx, payment, op, timeout)
-        if reply is not None:
-            if await _record(ctx, payment, op, reply):
-                break
-            switched = await ctx.operations.get(op.xid)
-            if switched is None or switched.state.is_final or not switched.refund_instead:
-                break
-            op = switched
-            continue
-        if time.monotonic() + RETRY_PAUSE_SECONDS >= deadline:
+        try:
+            reply = await _definite_reply(ctx, payment, op, budget)
+        except UpstreamUnknown:
             await ctx.operations.mark_unknown(op.xid, now=ctx.clock())
             break
-        await asyncio.sleep(RETRY_PAUSE_SECONDS)
+        if await _record(ctx, payment, op, reply):
+            break
+        switched = await ctx.operations.get(op.xid)
+        if switched is None or switched.state.is_final or not switched.refund_instead:
+            break
+        op = switched
     return await ctx.operations.get(op.xid) or op
 
 
@@ -265,7 +266,7 @@ async def _reserve(
             assert_never(reservation)
 
 
-async def cancel_unsettled(ctx: Context, payment: Payment, *, deadline: float) -> Payment:
+async def cancel_unsettled(ctx: Context, payment: Payment, *, budget: Budget) -> Payment:
     """Cancel a payment Alipay+ has not settled long after its checkout expired.
 
     Asked once per payment. A cancel that succeeds ends the payment CANCELLED, so nothing can
@@ -288,7 +289,7 @@ async def cancel_unsettled(ctx: Context, payment: Payment, *, deadline: float) -
         log.warning(
             "payment %s: not settled since %s, cancelling", payment.pay_id, payment.created_at
         )
-        step = await settle(ctx, payment, step, deadline=deadline)
+        step = await settle(ctx, payment, step, budget=budget)
     current = await ctx.payments.get(payment.pay_id) or payment
     if step.state is OperationState.FAILED and step.result_code == "ORDER_NOT_EXIST":
         unknown = Result("ORDER_NOT_EXIST", "F", "Alipay+ has no such payment")
@@ -311,16 +312,15 @@ async def run_step(
     if request.endpoint is Endpoint.REVERSE and request.amount != payment.amount:
         # A reversal cancels the whole payment; a partial one does not exist at Alipay+.
         return StepOutcome(None, ctx.codes.adapter("amount_mismatch"))
-    budget = ctx.settings.operation_budget_seconds
-    deadline = time.monotonic() + budget
+    budget = Budget(ctx.settings.operation_budget_seconds)
     try:
-        async with ctx.locks.hold(payment.pay_id, wait_seconds=budget):
+        async with ctx.locks.hold(payment.pay_id, wait_seconds=budget.left()):
             reserved = await _reserve(ctx, request, payment)
             if isinstance(reserved, StepOutcome):
                 return reserved
             step = reserved
             if not step.state.is_final:
-                step = await settle(ctx, payment, step, deadline=deadline)
+                step = await settle(ctx, payment, step, budget=budget)
     except LockBusy:
         return _refused(ctx, "request_in_progress")
     return StepOutcome(step.xid, step_result(ctx, step))

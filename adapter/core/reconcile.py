@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -26,6 +25,7 @@ from typing import TypeVar
 from adapter.core.context import Context
 from adapter.core.operations import cancel_unsettled, settle
 from adapter.core.outcomes import refresh_from_inquiry
+from adapter.core.retries import Budget
 from adapter.errors import LockBusy
 from adapter.model import Payment, PaymentState
 from adapter.store.operations import DueStep
@@ -33,7 +33,8 @@ from adapter.store.payments import DuePayment
 
 log = logging.getLogger(__name__)
 
-STEP_ATTEMPT_SECONDS = 8.0  # Alipay+'s recommended timeout for refund and cancelPayment
+# One re-send per look: a call with Alipay+'s recommended timeout for refund and cancelPayment.
+STEP_BUDGET_SECONDS = 8.0
 JITTER = 0.2  # checks of rows that fell due together spread out by up to ±20 %
 
 Due = TypeVar("Due", DuePayment, DueStep)
@@ -104,8 +105,7 @@ async def _cancel_expired(ctx: Context, payment: Payment) -> Payment:
     try:
         # A request working on this payment right now goes first; the next look comes back.
         async with ctx.locks.hold(payment.pay_id, wait_seconds=0.05):
-            deadline = time.monotonic() + STEP_ATTEMPT_SECONDS
-            return await cancel_unsettled(ctx, payment, deadline=deadline)
+            return await cancel_unsettled(ctx, payment, budget=Budget(STEP_BUDGET_SECONDS))
     except LockBusy:
         return payment
 
@@ -122,8 +122,7 @@ async def _resend_step(ctx: Context, due: DueStep) -> bool:
             current = await ctx.operations.get(step.xid)
             if current is None or current.state.is_final:
                 return False
-            deadline = time.monotonic() + STEP_ATTEMPT_SECONDS
-            current = await settle(ctx, payment, current, deadline=deadline)
+            current = await settle(ctx, payment, current, budget=Budget(STEP_BUDGET_SECONDS))
     except LockBusy:
         current = step
     if current.state.is_final:
