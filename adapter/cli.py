@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import secrets
 import sys
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,14 @@ def _server(app: Any, host: str, port: int) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+def _until_stopped(serving: Coroutine[Any, Any, object]) -> int:
+    """Serve until Ctrl+C or SIGTERM; uvicorn shuts down gracefully, then re-raises the signal."""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serving)
+    print("Stopped. Goodbye.", flush=True)
+    return 0
+
+
 def check_config(args: argparse.Namespace) -> int:
     path = args.path or None
     try:
@@ -64,8 +74,7 @@ def serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 1
-    asyncio.run(_server(create_app(settings, codes), args.host, args.port).serve())
-    return 0
+    return _until_stopped(_server(create_app(settings, codes), args.host, args.port).serve())
 
 
 async def _attention_in(settings: Settings, codes: ResultCodes, now: datetime) -> Attention:
@@ -184,8 +193,7 @@ def demo(args: argparse.Namespace) -> int:
         ]
         await asyncio.gather(*(server.serve() for server in servers))
 
-    asyncio.run(run_all())
-    return 0
+    return _until_stopped(run_all())
 
 
 def sandbox(args: argparse.Namespace) -> int:
@@ -213,8 +221,7 @@ def sandbox(args: argparse.Namespace) -> int:
         )
     )
     print(f"Alipay+ sandbox on http://{args.host}:{args.port}; its public key: {public_file}")
-    asyncio.run(_server(app, args.host, args.port).serve())
-    return 0
+    return _until_stopped(_server(app, args.host, args.port).serve())
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +19,8 @@ from adapter.store.operations import OperationStore
 from adapter.store.payments import PaymentStore
 from tests.support.config import with_values, write_config
 from tests.support.models import PAY_ID, a_payment, a_step
+from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -89,3 +96,44 @@ def test_a_payment_open_past_its_expiry_is_listed(
     out = capsys.readouterr().out
     assert out.startswith("Payments open past their expiry")
     assert f"pay_id={PAY_ID} merchant=Shop amount=1000 EUR state=UNKNOWN" in out
+
+
+def _port_accepts(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _three_free_ports() -> int:
+    """A port whose next two are free too (the demo takes port, port + 1 and port + 2)."""
+    for _ in range(50):
+        port = free_port()
+        if port < 65000 and not any(_port_accepts(port + n) for n in (1, 2)):
+            return port
+    raise AssertionError("no three free ports in a row")
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_ctrl_c_stops_the_servers_with_a_goodbye_and_exit_code_0(
+    command: str, config: Path, tmp_path: Path
+) -> None:
+    port = _three_free_ports()
+    if command == "serve":
+        args = ["serve", "--config", str(config), "--port", str(port)]
+    else:
+        args = ["demo", "--port", str(port), "--data-dir", str(tmp_path / "demo")]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "adapter.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TOKEN": "t" * 32, "HMAC_NEW": "k"},
+    )
+    try:
+        wait_until(lambda: _port_accepts(port), timeout=30, message=f"{command} never listened")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "Goodbye" in out
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err

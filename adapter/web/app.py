@@ -30,7 +30,7 @@ from adapter.mapping import ResultCodes
 from adapter.paygate.errors import PaygateError
 from adapter.paygate.operations import Endpoint
 from adapter.runtime import open_context, running_workers
-from adapter.web.params import read_body, read_params
+from adapter.web.params import BodyTooLarge, read_body, read_params
 
 log = logging.getLogger(__name__)
 TEMPLATES = resources.templates()
@@ -81,7 +81,8 @@ async def checkout(request: Request) -> Response:
         outer = await read_params(request, ctx.settings.max_body_bytes)
     except PaygateError as error:
         code = ctx.codes.error_code(error.category, error.parameter)
-        return error_page(request, ErrorPage(code, error.reason), status_code=413)
+        status = 413 if isinstance(error, BodyTooLarge) else 400
+        return error_page(request, ErrorPage(code, error.reason), status_code=status)
     outcome = await start_checkout(ctx, outer)
     match outcome:
         case Redirect(url=url):

@@ -151,6 +151,16 @@ def test_non_utf8_bytes_in_the_form_get_an_error_page(stack: Stack) -> None:
     assert stack.stored_pay_ids() == []
 
 
+def test_a_multipart_form_is_a_format_error_not_a_payload_too_large(stack: Stack) -> None:
+    fields = stack.shop.request(stack.payment_fields("T-M"))
+    response = httpx.post(
+        f"{stack.adapter_url}/alipayplus.aspx", files={k: (None, v) for k, v in fields.items()}
+    )
+    assert response.status_code == 400
+    assert _page_code(response) == "20110099"
+    assert stack.stored_pay_ids() == []
+
+
 def test_one_megabyte_body_is_refused_without_reading_it(stack: Stack) -> None:
     response = _post(stack, b"MerchantID=TestShop&Data=" + b"A" * 1_000_000)
     assert response.status_code == 413

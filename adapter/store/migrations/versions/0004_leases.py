@@ -1,5 +1,7 @@
-"""leases (owner + expiry) on notifications, ReqId claims and payments (their lock across
-processes); the reconciler's own schedule on payments and steps, apart from updated_at
+"""leases on notifications, ReqId claims and payments; the reconciler's own schedule
+
+Leases (owner + expiry) on notifications, ReqId claims and payments (their lock across
+processes); payments and steps get next_check_at and checks, apart from updated_at.
 
 Revision ID: 0004
 Revises: 0003

@@ -1,0 +1,59 @@
+"""The one way tests wait: for a condition, failing with a message when it never comes.
+
+Never sleep a fixed time and then assert that nothing more happened: on a busy machine the
+second event may simply not have arrived yet. Wait for the first event to be recorded as final
+instead, then assert on what is there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 15.0  # generous: CI machines are slow and busy; a pass returns at once
+POLL_SECONDS = 0.02
+
+Message = str | Callable[[], str]
+
+
+def _failure(message: Message, timeout: float) -> AssertionError:
+    text = message() if callable(message) else message
+    return AssertionError(f"not within {timeout:g} s: {text}")
+
+
+def wait_until(
+    condition: Callable[[], T],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    message: Message = "the condition never held",
+) -> T:
+    """Poll ``condition`` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise _failure(message, timeout)
+        time.sleep(POLL_SECONDS)
+
+
+async def wait_until_async(
+    condition: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    message: Message = "the condition never held",
+) -> T:
+    """The same inside an event loop, for a condition that is itself awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise _failure(message, timeout)
+        await asyncio.sleep(POLL_SECONDS)
