@@ -129,11 +129,14 @@ def parse_host(text: str) -> Host:
     name = name.removesuffix(".")
     if not name:
         raise InvalidUrl("has no host")
-    if not name.isascii():
-        try:
+    try:
+        if not name.isascii():
             name = idna.encode(name).decode("ascii")
-        except UnicodeError:
-            raise InvalidUrl("has a host that is not a valid internationalised name") from None
+        for label in name.split("."):
+            if label.startswith("xn--"):
+                idna.decode(label)  # an A-label must be the encoding of a valid U-label
+    except UnicodeError:
+        raise InvalidUrl("has a host that is not a valid internationalised name") from None
     labels = name.split(".")
     if "" in labels:
         raise InvalidUrl("has an empty label in its host")
