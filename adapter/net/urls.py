@@ -65,6 +65,23 @@ class ShopUrl:
     def has_default_port(self) -> bool:
         return self.port == DEFAULT_PORTS[self.scheme]
 
+    def with_query(self, query: str) -> str:
+        """``original`` with ``query`` (already encoded) added to its query, fragment kept.
+
+        The original is extended as text, never split and rebuilt, so the rest of it stays
+        exactly as validated (``urlunsplit`` would drop an empty ``?`` or ``#``).
+        """
+        if not query:
+            return self.original
+        head, hash_sign, fragment = self.original.partition("#")
+        if "?" not in head:
+            separator = "?"
+        elif head.endswith(("?", "&")):
+            separator = ""
+        else:
+            separator = "&"
+        return f"{head}{separator}{query}{hash_sign}{fragment}"
+
 
 def parse_shop_url(text: str) -> ShopUrl:
     """Read ``text`` as an absolute http(s) URL or raise :class:`InvalidUrl` (module docstring)."""

@@ -333,3 +333,24 @@ def test_whatever_is_accepted_round_trips(text: str) -> None:
     except InvalidUrl:
         return
     assert isinstance(url, ShopUrl) and parse_shop_url(url.original) == url
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://shop.example/ok", "https://shop.example/ok?Len=2&Data=AB"),
+        ("https://shop.example/ok?o=1", "https://shop.example/ok?o=1&Len=2&Data=AB"),
+        ("https://shop.example/ok?", "https://shop.example/ok?Len=2&Data=AB"),
+        ("https://shop.example/ok?o=1&", "https://shop.example/ok?o=1&Len=2&Data=AB"),
+        ("https://shop.example/ok#top", "https://shop.example/ok?Len=2&Data=AB#top"),
+        ("https://shop.example/ok?o=1#t?x", "https://shop.example/ok?o=1&Len=2&Data=AB#t?x"),
+        ("https://shop.example", "https://shop.example?Len=2&Data=AB"),
+        ("HTTPS://Shop.Example./a%2Fb", "HTTPS://Shop.Example./a%2Fb?Len=2&Data=AB"),
+    ],
+)
+def test_a_result_query_is_added_to_the_url_exactly_as_validated(text: str, expected: str) -> None:
+    assert parse_shop_url(text).with_query("Len=2&Data=AB") == expected
+
+
+def test_an_empty_query_leaves_the_url_unchanged() -> None:
+    assert parse_shop_url("https://shop.example/ok?#").with_query("") == "https://shop.example/ok?#"
