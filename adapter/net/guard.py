@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from adapter.net.addresses import IPAddress, is_public_unicast, is_unicast_host, scope
 from adapter.net.errors import UnresolvedHost, UnsafeTarget
 from adapter.net.resolver import Resolver
-from adapter.net.urls import parse_host
+from adapter.net.urls import read_host
 
 # /etc/hosts names for the loopback interface; RFC 6761 reserves all of *.localhost.
 _LOOPBACK_NAMES = frozenset(
@@ -61,10 +61,11 @@ async def check_host(
 ) -> tuple[IPAddress, ...]:
     """The addresses to connect to for ``host``, all admitted; raises :class:`TargetRefused`.
 
-    ``host`` is read as :func:`adapter.net.urls.parse_host` reads it (a ``ShopUrl``'s host
-    already is), so a transport can pass the host of the request it is about to send.
+    ``host`` is read by :func:`adapter.net.urls.read_host`, so both a ``ShopUrl``'s host and the
+    host of the httpx request about to be sent can be passed; an odd IPv4 spelling is refused
+    as :class:`InvalidUrl`.
     """
-    parsed = parse_host(host)
+    parsed = read_host(host)
     if parsed.address is not None:
         addresses: tuple[IPAddress, ...] = (parsed.address,)
     else:

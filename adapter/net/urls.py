@@ -164,6 +164,11 @@ def parse_host(text: str) -> Host:
     return Host(name, None)
 
 
+def read_host(text: str) -> Host:
+    """A host as a :class:`ShopUrl` or httpx holds it: a name, IPv4, or IPv6 without brackets."""
+    return _bracketed(text) if ":" in text else parse_host(text)
+
+
 def _ipv4(name: str) -> IPAddress:
     address = read_ipv4(name)
     if address is None:

@@ -7,7 +7,7 @@ from ipaddress import ip_address
 import pytest
 
 from adapter.net.addresses import IPAddress
-from adapter.net.errors import TargetRefused, UnresolvedHost, UnsafeTarget
+from adapter.net.errors import InvalidUrl, UnresolvedHost, UnsafeTarget
 from adapter.net.guard import (
     PRIVATE_ALLOWED,
     PUBLIC_ONLY,
@@ -118,32 +118,40 @@ async def test_names_of_this_machine_are_refused_before_any_lookup(host: str) ->
     "host",
     [
         "127.0.0.1",
-        "2130706433",
-        "0x7f000001",
-        "0177.0.0.1",
-        "127.1",
-        "0",
-        "10.1",
-        "::1",
-        "::ffff:127.0.0.1",
-        "64:ff9b::7f00:1",
+        "10.0.0.1",
         "169.254.169.254",
         "100.100.100.200",
         "0.0.0.0",
+        "::1",
+        "fe80::1",
+        "::ffff:127.0.0.1",
+        "::ffff:7f00:1",
+        "64:ff9b::7f00:1",
+        "2002:a9fe:a9fe::",
+        "fd00::1",
     ],
 )
-async def test_ip_literals_are_read_not_resolved_and_refused_when_internal(host: str) -> None:
+async def test_internal_ip_literals_are_read_not_resolved_and_refused(host: str) -> None:
     resolver = FakeResolver({})
-    with pytest.raises(TargetRefused):
+    with pytest.raises(UnsafeTarget, match="non-public"):
         await check_host(host, 443, resolver, PUBLIC_ONLY)
     assert not resolver.lookups
 
 
-async def test_a_public_ip_literal_is_admitted_without_a_lookup() -> None:
+@pytest.mark.parametrize(
+    "host", ["2130706433", "0x7f000001", "0177.0.0.1", "127.1", "0", "10.1", "[::1]", "fe80::1%1"]
+)
+async def test_odd_address_spellings_are_refused_without_a_lookup(host: str) -> None:
     resolver = FakeResolver({})
-    assert await check_host("93.184.215.14", 443, resolver, PUBLIC_ONLY) == (
-        ip_address("93.184.215.14"),
-    )
+    with pytest.raises(InvalidUrl):
+        await check_host(host, 443, resolver, PUBLIC_ONLY)
+    assert not resolver.lookups
+
+
+@pytest.mark.parametrize("host", ["93.184.215.14", "2606:4700::1111"])
+async def test_a_public_ip_literal_is_admitted_without_a_lookup(host: str) -> None:
+    resolver = FakeResolver({})
+    assert await check_host(host, 443, resolver, PUBLIC_ONLY) == (ip_address(host),)
     assert not resolver.lookups
 
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from adapter.net.addresses import IPAddress
-from adapter.net.errors import UnresolvedHost, UnsafeTarget
+from adapter.net.errors import InvalidUrl, UnresolvedHost, UnsafeTarget
 from adapter.net.guard import PUBLIC_ONLY, TargetPolicy
 from adapter.net.resolver import Resolver
 from adapter.net.transport import GuardedTransport, PinnedBackend, guarded_client
@@ -117,6 +117,10 @@ async def test_a_refused_host_is_never_connected_to(shops: Shops) -> None:
             await client.get(f"http://127.0.0.1:{shops.port}/")
         with pytest.raises(UnsafeTarget):
             await client.get(f"http://localhost:{shops.port}/")
+        with pytest.raises(UnsafeTarget):
+            await client.get(f"http://[::ffff:127.0.0.1]:{shops.port}/")
+        with pytest.raises(InvalidUrl):
+            await client.get(f"http://2130706433:{shops.port}/")
     assert shops.checked.arrivals == []
 
 
