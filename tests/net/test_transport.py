@@ -43,15 +43,25 @@ class Shops:
 @pytest.fixture
 async def shops() -> AsyncIterator[Shops]:
     checked, internal = Sink(), Sink()
-    # The port comes from the URL, so both sinks need the same one on their addresses.
+    async with contextlib.AsyncExitStack() as stack:
+        port = await _same_port_on_both(stack, checked, internal)
+        yield Shops(port, checked, internal)
+
+
+async def _same_port_on_both(
+    stack: contextlib.AsyncExitStack, checked: Sink, internal: Sink
+) -> int:
+    """The port comes from the URL, so both sinks need the same one on their addresses."""
     for _ in range(20):
-        async with serving(checked, str(CHECKED)) as port:
-            try:
-                async with serving(internal, str(INTERNAL), port):
-                    yield Shops(port, checked, internal)
-                    return
-            except OSError:
-                continue
+        pair = contextlib.AsyncExitStack()
+        port = await pair.enter_async_context(serving(checked, str(CHECKED)))
+        try:
+            await pair.enter_async_context(serving(internal, str(INTERNAL), port))
+        except OSError:
+            await pair.aclose()
+            continue
+        stack.push_async_exit(pair)
+        return port
     pytest.fail("no port free on both loopback addresses")
 
 
