@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from adapter.net.addresses import IPAddress, is_public_unicast, is_unicast_host, scope
 from adapter.net.errors import UnresolvedHost, UnsafeTarget
 from adapter.net.resolver import Resolver
-from adapter.net.urls import read_host
+from adapter.net.urls import Host, read_host
 
 # /etc/hosts names for the loopback interface; RFC 6761 reserves all of *.localhost.
 _LOOPBACK_NAMES = frozenset(
@@ -56,6 +56,20 @@ def is_loopback_name(host: str) -> bool:
     return host in _LOOPBACK_NAMES or host.endswith(".localhost")
 
 
+def check_without_lookup(host: str, policy: TargetPolicy) -> Host:
+    """Refuse what needs no lookup: an IP literal ``policy`` does not admit, a loopback name.
+
+    For URLs that only a browser follows (URLSuccess, URLFailure, URLBack) this is the whole
+    check: the adapter never connects to them, and the browser does its own lookup.
+    """
+    parsed = read_host(host)
+    if parsed.address is not None:
+        _admit(parsed.address, policy)
+    elif policy.refuses_loopback_names and is_loopback_name(parsed.name):
+        raise UnsafeTarget("has a host that names this machine")
+    return parsed
+
+
 async def check_host(
     host: str, port: int, resolver: Resolver, policy: TargetPolicy
 ) -> tuple[IPAddress, ...]:
@@ -65,16 +79,17 @@ async def check_host(
     host of the httpx request about to be sent can be passed; an odd IPv4 spelling is refused
     as :class:`InvalidUrl`.
     """
-    parsed = read_host(host)
+    parsed = check_without_lookup(host, policy)
     if parsed.address is not None:
-        addresses: tuple[IPAddress, ...] = (parsed.address,)
-    else:
-        if policy.refuses_loopback_names and is_loopback_name(parsed.name):
-            raise UnsafeTarget("has a host that names this machine")
-        addresses = tuple(await resolver.resolve(parsed.name, port))
-        if not addresses:
-            raise UnresolvedHost("has a host that does not resolve")
+        return (parsed.address,)
+    addresses = tuple(await resolver.resolve(parsed.name, port))
+    if not addresses:
+        raise UnresolvedHost("has a host that does not resolve")
     for address in addresses:
-        if not policy.admits(address):
-            raise UnsafeTarget(f"has a host that leads to a non-public address ({scope(address)})")
+        _admit(address, policy)
     return addresses
+
+
+def _admit(address: IPAddress, policy: TargetPolicy) -> None:
+    if not policy.admits(address):
+        raise UnsafeTarget(f"has a host that leads to a non-public address ({scope(address)})")

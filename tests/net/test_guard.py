@@ -13,6 +13,7 @@ from adapter.net.guard import (
     PUBLIC_ONLY,
     TargetPolicy,
     check_host,
+    check_without_lookup,
     is_loopback_name,
     target_policy,
 )
@@ -192,3 +193,15 @@ def test_the_merchant_flag_chooses_the_policy() -> None:
 )
 def test_loopback_names(host: str, expected: bool) -> None:
     assert is_loopback_name(host) is expected
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "x.localhost", "10.0.0.1"])
+def test_browser_urls_are_checked_without_a_lookup(host: str) -> None:
+    with pytest.raises(UnsafeTarget):
+        check_without_lookup(host, PUBLIC_ONLY)
+
+
+def test_a_name_passes_the_check_without_a_lookup_unresolved() -> None:
+    host = check_without_lookup("127.0.0.1.nip.io", PUBLIC_ONLY)
+    assert (host.name, host.address) == ("127.0.0.1.nip.io", None)
+    assert check_without_lookup("127.0.0.1", PRIVATE_ALLOWED).address == ip_address("127.0.0.1")
