@@ -26,17 +26,24 @@ _NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
 class Fields(Mapping[str, str]):
-    """Case-insensitive parameters; last duplicate wins, first-seen order, last spelling kept."""
+    """Case-insensitive parameters; last duplicate wins, first-seen order, last spelling kept.
 
-    __slots__ = ("_items", "stray")
+    ``received`` counts what arrived before duplicates were merged, stray pieces included, so
+    that a cap on the number of parameters cannot be dodged by repeating one name.
+    """
+
+    __slots__ = ("_items", "received", "stray")
 
     def __init__(self, pairs: Iterable[tuple[str, str]] = (), *, stray: Iterable[str] = ()) -> None:
         items: dict[str, tuple[str, str]] = {}
+        received = 0
         for key, value in pairs:
             # Re-assigning an existing dict key keeps its position: first-seen order.
             items[key.lower()] = (key, value)
+            received += 1
         self._items = items
         self.stray: tuple[str, ...] = tuple(stray)
+        self.received = received + len(self.stray)
 
     def __getitem__(self, key: str) -> str:
         if not isinstance(key, str):

@@ -3,18 +3,19 @@
 ``reverse.aspx``, ``credit.aspx`` and ``capture.aspx`` carry PayID, TransID, Amount and
 Currency; ``inquire.aspx`` only PayID (TransID is optional there, and fatchip-lib leaves it out).
 Everything else is optional, because pretix's credit sends nothing more (§15). The first broken
-rule is reported.
+rule is reported; card data is refused before anything else, as on ``alipayplus.aspx``, and
+control characters anywhere (``screening``).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 from adapter.paygate.errors import Category, PaygateError
 from adapter.paygate.fields import Fields
 from adapter.paygate.request import MacScheme, RawRequest
+from adapter.paygate.screening import refuse_card_data, refuse_control_characters
 from adapter.paygate.validation import (
     check_currency,
     check_length,
@@ -23,7 +24,6 @@ from adapter.paygate.validation import (
     require,
 )
 
-_CONTROL = re.compile(r"[\x00-\x1f]")
 _DOCUMENTED = {
     name.lower(): name
     for name in ("PayID", "TransID", "Amount", "Currency", "RefNr", "UserData", "ReqId", "Reason")
@@ -106,16 +106,14 @@ def _trans_id(fields: Fields, *, mandatory: bool) -> str | None:
 def validate_operation_request(raw: RawRequest, endpoint: Endpoint) -> OperationRequest:
     """Check a reverse/credit/inquire request and return its typed values."""
     fields = raw.fields
+    refuse_card_data(fields)
     pay_id = check_pay_id(require(fields, "PayID"))
     trans_id = _trans_id(fields, mandatory=endpoint.carries_amount)
     amount = currency = None
     if endpoint.carries_amount:
         amount = parse_amount(require(fields, "Amount"))
         currency = check_currency(require(fields, "Currency"))
-    for key, value in fields.items():
-        if _CONTROL.search(value):
-            name = _DOCUMENTED.get(key.lower(), key)
-            raise PaygateError(Category.FORMAT, name, f"{name} contains control characters")
+    refuse_control_characters(fields, _DOCUMENTED)
     return OperationRequest(
         endpoint=endpoint,
         pay_id=pay_id,

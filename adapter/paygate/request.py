@@ -15,6 +15,7 @@ from adapter.paygate.blowfish import BlowfishCipher
 from adapter.paygate.errors import Category, PaygateError
 from adapter.paygate.fields import Fields, parse_inner
 from adapter.paygate.mac import mac_matches, request_mac_message
+from adapter.paygate.screening import CARD_FIELDS, check_parameter_count
 
 # Plain parameters that clients put outside Data on purpose (§5); a value inside Data wins.
 PRESENTATION_HINTS = frozenset({"language", "template", "lingua"})
@@ -25,7 +26,8 @@ class RawRequest:
     """A request's parameters, decrypted but not yet validated.
 
     ``merchant_id`` is the plain MerchantID, which chose the keys. ``fields`` holds the raw strings
-    as sent, because the MAC covers them exactly.
+    as sent, because the MAC covers them exactly; for an encrypted request, the Data fields plus
+    the plain presentation hints and card fields (see :func:`decode_request`).
     """
 
     merchant_id: str
@@ -58,11 +60,18 @@ def outer_merchant_id(outer: Fields) -> str:
 
 
 def decode_request(outer: Fields, cipher: BlowfishCipher) -> RawRequest:
-    """Decrypt Data when it is there; without Data the plain parameters are the request."""
+    """Decrypt Data when it is there; without Data the plain parameters are the request.
+
+    Card fields sent outside Data are kept beside the inner ones (Data's win), although they are
+    otherwise ignored like every plain parameter: the validators refuse card data wherever it
+    was sent. The parameter cap counts both layers.
+    """
     merchant_id = outer_merchant_id(outer)
+    check_parameter_count(outer.received)
     if "Data" not in outer:
         return RawRequest(merchant_id, outer, encrypted=False)
     inner = parse_inner(cipher.decrypt(outer["Data"], outer.get("Len", "")))
+    check_parameter_count(outer.received + inner.received)
     if not inner:
         raise PaygateError(
             Category.CRYPTO,
@@ -74,9 +83,13 @@ def decode_request(outer: Fields, cipher: BlowfishCipher) -> RawRequest:
         raise PaygateError(
             Category.INVALID, "MerchantID", "the MerchantID inside Data differs from the plain one"
         )
-    hints = [(key, value) for key, value in outer.items() if key.lower() in PRESENTATION_HINTS]
+    kept = [
+        (key, value)
+        for key, value in outer.items()
+        if key.lower() in PRESENTATION_HINTS or key.lower() in CARD_FIELDS
+    ]
     return RawRequest(
-        merchant_id, Fields([*hints, *inner.items()], stray=inner.stray), encrypted=True
+        merchant_id, Fields([*kept, *inner.items()], stray=inner.stray), encrypted=True
     )
 
 

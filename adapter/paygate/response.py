@@ -42,8 +42,11 @@ RESPONSE_ORDER: tuple[str, ...] = (
     "LastStatus",
 )
 _CANONICAL = {name.lower(): name for name in (*RESPONSE_ORDER, "MAC")}
-# Outer parameters of our own that a Custom pair must not shadow in the shop's form parser.
-_ENVELOPE = frozenset({"len", "data", "merchantid"})
+# What we put beside the Custom pairs in the plain part of a result (MerchantID: §8 allows it).
+OUTER_FIELDS: tuple[str, ...] = ("Len", "Data", "MerchantID", "Plain")
+# Every name a result can carry, in lower case. A Custom pair of that name would give the shop
+# a second, plain and forgeable value beside ours (``Status=OK`` next to an encrypted FAILED).
+RESULT_FIELD_NAMES = frozenset(name.lower() for name in (*_CANONICAL.values(), *OUTER_FIELDS))
 
 
 def plain_description(text: str) -> str:
@@ -101,16 +104,27 @@ def plain_error_body(merchant_id: str, status: str, code: str, description: str)
     return urlencode([(key, value) for key, value in pairs if value])
 
 
+def custom_pieces(custom: str) -> list[tuple[str, str]]:
+    """Custom ``k1=v1|k2=v2`` split into pairs: empty pieces dropped, no ``=`` means no value."""
+    pieces = (piece.partition("=") for piece in custom.split("|") if piece)
+    return [(key, value) for key, _, value in pieces]
+
+
+def is_result_field(name: str) -> bool:
+    """Whether ``name`` is, in any letter case, a field a result can carry."""
+    return name.lower() in RESULT_FIELD_NAMES
+
+
 def custom_pairs(custom: str) -> list[tuple[str, str]]:
     """Custom ``k1=v1|k2=v2`` as the plain pairs Paygate returns outside Data (§9).
 
-    Empty pieces and pieces without a name are skipped; a piece without ``=`` becomes a name with
-    an empty value. Names that would shadow ``Len``, ``Data`` or ``MerchantID`` in the shop's form
-    parser are skipped, so a Custom value can never replace the encrypted result.
+    Validation refuses a Custom that names a result field or a non-parameter name; this drops
+    such pieces again, for a Custom stored before that rule and for the refusal of an invalid
+    request, which still echoes the request's Custom. A piece without ``=`` becomes a name with
+    an empty value.
     """
-    pairs: list[tuple[str, str]] = []
-    for piece in custom.split("|"):
-        key, _, value = piece.partition("=")
-        if key and key.lower() not in _ENVELOPE:
-            pairs.append((key, value))
-    return pairs
+    return [
+        (key, value)
+        for key, value in custom_pieces(custom)
+        if is_parameter_name(key) and not is_result_field(key)
+    ]

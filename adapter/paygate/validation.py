@@ -1,8 +1,17 @@
 """The request rules of ``alipayplus.aspx`` (seed page "Alipay+", paygate.md §6 and §9).
 
 The first broken rule is reported: card data first (we never take it), then missing mandatory
-parameters, then control characters anywhere, then each parameter in the order of the page.
-Empty values count as absent, because clients send ``URLSuccess=&Response=`` (§4.2).
+parameters, then control characters anywhere (see ``screening``), then each parameter in the
+order of the page. Empty values count as absent, because clients send ``URLSuccess=&Response=``
+(§4.2).
+
+URLs are read by :func:`adapter.net.urls.parse_shop_url`, which checks the raw string before
+splitting it; whether the merchant admits a URL's host is the caller's check.
+
+Custom comes back in plain beside the encrypted result (§9), so a Custom key that names a result
+field (``Status``, ``MAC``, ``Len``... in any letter case) would hand the shop a forged second
+value: it is refused, as is a key that is not a parameter name (``Status[]`` is ``Status`` to
+PHP).
 
 OrderDesc: the page forbids ``#``, ``&``, ``%`` and ``+``, but pretix form-encodes its Data
 (spaces as ``+``, ``&`` as ``%26``, non-ASCII as ``%C3%BC``) and real pretix shops must work.
@@ -19,23 +28,29 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import unquote_plus
 
+from adapter.net.errors import InvalidUrl
+from adapter.net.urls import MAX_URL_LENGTH, parse_shop_url
 from adapter.paygate.currencies import is_known_currency
 from adapter.paygate.errors import Category, PaygateError
-from adapter.paygate.fields import Fields
+from adapter.paygate.fields import Fields, is_parameter_name
 from adapter.paygate.request import RawRequest
+from adapter.paygate.response import custom_pieces, is_result_field
+from adapter.paygate.screening import (
+    has_control_characters,
+    refuse_card_data,
+    refuse_control_characters,
+)
 
 Device = Literal["DesktopWEB", "MobileWAP", "APP", "MINI_APP"]
 OsType = Literal["IOS", "ANDROID"]
 
-MAX_URL = 2048
 _AMOUNT = re.compile(r"[1-9][0-9]{0,9}")
 _AMOUNT_TOO_LONG = re.compile(r"[1-9][0-9]{10,}")
 _ALPHA3 = re.compile(r"[A-Z]{3}")
 _ALPHA2 = re.compile(r"[A-Za-z]{2}")
 _PAY_ID = re.compile(r"[0-9A-Za-z]{32}")
-_CONTROL = re.compile(r"[\x00-\x1f]")
 _BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
@@ -52,7 +67,6 @@ _DEVICES: dict[str, Device] = {
     "MINIAPP": "MINI_APP",
 }
 _OS_TYPES: dict[str, OsType] = {"IOS": "IOS", "ANDROID": "ANDROID"}
-_CARD_FIELDS = frozenset({"ccnr", "cccvc", "ccexpiry", "creditcardnumber", "cardnumber", "cvv"})
 _MANDATORY = ("TransID", "Amount", "Currency", "OrderDesc", "URLSuccess", "URLFailure", "URLNotify")
 # Documented spellings, so that an error names the parameter as mapping.yaml knows it.
 _DOCUMENTED = {
@@ -182,19 +196,28 @@ def _two_letters(fields: Fields, name: str, *, upper: bool) -> str | None:
 
 def _url(name: str, value: str) -> str:
     """An absolute http(s) URL; which hosts may be used is the caller's merchant-level check."""
-    check_length(name, value, MAX_URL)
+    check_length(name, value, MAX_URL_LENGTH)
     try:
-        parts = urlsplit(value)
-    except ValueError:
-        parts = None
-    if (
-        parts is None
-        or parts.scheme.lower() not in ("http", "https")
-        or not parts.hostname
-        or any(char.isspace() for char in value)
-    ):
-        raise PaygateError(Category.FORMAT, name, f"{name} must be an absolute http(s) URL")
-    return value
+        return parse_shop_url(value).original
+    except InvalidUrl as error:
+        raise PaygateError(Category.FORMAT, name, f"{name} {error.reason}") from None
+
+
+def _custom(fields: Fields) -> str | None:
+    """Custom ``k=v|k=v`` whose keys are parameter names and no result field (module docstring)."""
+    custom = _text(fields, "Custom", 1024)
+    for key, _ in custom_pieces(custom or ""):
+        if not is_parameter_name(key):
+            raise PaygateError(
+                Category.FORMAT, "Custom", "Custom keys must be names of letters, digits, _ . -"
+            )
+        if is_result_field(key):
+            raise PaygateError(
+                Category.NOT_ALLOWED,
+                "Custom",
+                f"Custom must not use the result field name {key}",
+            )
+    return custom
 
 
 def _order_desc(value: str, *, encrypted: bool) -> str:
@@ -216,7 +239,7 @@ def _order_desc(value: str, *, encrypted: bool) -> str:
         text = unquote_plus(value, errors="strict")
     except UnicodeDecodeError:
         text = unquote_plus(value, encoding="latin-1")
-    if _CONTROL.search(text):
+    if has_control_characters(text):
         raise PaygateError(
             Category.FORMAT, "OrderDesc", "OrderDesc must not encode control characters"
         )
@@ -272,17 +295,10 @@ def _shipping(fields: Fields) -> ShippingAddress | None:
 
 def _check_envelope(fields: Fields) -> None:
     """Rules that apply to the request as a whole, before any single parameter."""
-    for key, value in fields.items():
-        if key.lower() in _CARD_FIELDS and value:
-            raise PaygateError(
-                Category.NOT_ALLOWED, "CardData", "card data is never accepted by this service"
-            )
+    refuse_card_data(fields)
     for name in _MANDATORY:
         require(fields, name)
-    for key, value in fields.items():
-        if _CONTROL.search(value):
-            name = _DOCUMENTED.get(key.lower(), key)
-            raise PaygateError(Category.FORMAT, name, f"{name} contains control characters")
+    refuse_control_characters(fields, _DOCUMENTED)
 
 
 def validate_payment_request(raw: RawRequest, *, min_amount: int = 1) -> PaymentRequest:
@@ -330,7 +346,7 @@ def validate_payment_request(raw: RawRequest, *, min_amount: int = 1) -> Payment
 
     shipping = _shipping(fields)
     plain = _text(fields, "Plain", 50)
-    custom = _text(fields, "Custom", 1024)
+    custom = _custom(fields)
     language = _two_letters(fields, "Language", upper=False)
 
     return PaymentRequest(

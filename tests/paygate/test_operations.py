@@ -120,3 +120,37 @@ def test_each_endpoint_names_its_mac_scheme() -> None:
         Endpoint.CAPTURE: MacScheme.OPERATION,
         Endpoint.INQUIRE: MacScheme.INQUIRE,
     }
+
+
+CARD_FIELDS_SENT = ["CCNr", "ccnr", "CCCVC", "CCExpiry", "CCBrand", "CardHolder", "CVV"]
+
+
+@pytest.mark.parametrize("endpoint", list(Endpoint))
+@pytest.mark.parametrize("key", CARD_FIELDS_SENT)
+def test_card_data_is_refused_on_every_endpoint(endpoint: Endpoint, key: str) -> None:
+    assert _error(_money(**{key: "4111111111111111"}), endpoint) == (
+        Category.NOT_ALLOWED,
+        "CardData",
+    )
+
+
+@pytest.mark.parametrize("endpoint", list(Endpoint))
+def test_card_data_is_refused_before_anything_else(endpoint: Endpoint) -> None:
+    """Even a request without PayID gets the card refusal, never an echo of its fields."""
+    raw = _raw(CCNr="4111111111111111", Amount="x")
+    assert _error(raw, endpoint) == (Category.NOT_ALLOWED, "CardData")
+
+
+@pytest.mark.parametrize("endpoint", list(Endpoint))
+@pytest.mark.parametrize("char", ["\x00", "\x1f", "\x7f", "\x80", "\x85", "\x9f"])
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("TransID", "TransID"), ("RefNr", "RefNr"), ("UserData", "UserData"), ("ReqId", "ReqId"),
+        ("Reason", "Reason"), ("Textfeld1", "Textfeld1"),
+    ],
+)  # fmt: skip
+def test_c0_del_and_c1_are_refused_in_every_free_field(
+    endpoint: Endpoint, char: str, key: str, name: str
+) -> None:
+    assert _error(_money(**{key: f"T{char}1"}), endpoint) == (Category.FORMAT, name)

@@ -21,6 +21,7 @@ from adapter.paygate.request import (
     request_mac_messages,
     verify_request_mac,
 )
+from adapter.paygate.screening import MAX_PARAMETERS
 from tests.paygate.clients import PADDINGS, Padding, client_encrypt
 
 BF_KEY = b"Bf16charsKey!xyz"
@@ -215,3 +216,29 @@ def test_garbage_data_raises_only_paygate_errors(data: str, length: str) -> None
     outer = Fields([("MerchantID", "M"), ("Len", length), ("Data", data)])
     with contextlib.suppress(PaygateError):
         verify_request_mac(decode_request(outer, CIPHER), [HMAC_KEY])
+
+
+def test_card_fields_outside_data_reach_the_validators() -> None:
+    """Plain parameters are otherwise ignored next to Data; card data must still be refused."""
+    extra = (("CCNr", "4111111111111111"), ("cccvc", "123"), ("URLNotify", "https://x.example/"))
+    raw = decode_request(_outer("TransID=T", extra=extra), CIPHER)
+    assert raw.fields["CCNr"] == "4111111111111111" and raw.fields["CCCVC"] == "123"
+    assert "URLNotify" not in raw.fields
+
+
+def test_too_many_plain_parameters_are_refused_before_decrypting() -> None:
+    outer = Fields([("MerchantID", "M"), *[(f"p{n}", "1") for n in range(MAX_PARAMETERS)]])
+    error = _error(lambda: decode_request(outer, CIPHER))
+    assert (error.category, error.parameter) == (Category.TOO_LONG, "Request")
+
+
+def test_the_cap_counts_plain_and_encrypted_parameters_together() -> None:
+    inner = "&".join(f"p{n}=1" for n in range(MAX_PARAMETERS - 3))
+    assert decode_request(_outer(inner), CIPHER).fields.received == MAX_PARAMETERS - 3
+    error = _error(lambda: decode_request(_outer(inner + "&x=1"), CIPHER))
+    assert (error.category, error.parameter) == (Category.TOO_LONG, "Request")
+
+
+def test_duplicates_inside_data_count_for_the_cap() -> None:
+    error = _error(lambda: decode_request(_outer("&".join(["a=1"] * 400)), CIPHER))
+    assert (error.category, error.parameter) == (Category.TOO_LONG, "Request")

@@ -10,10 +10,13 @@ from adapter.paygate.blowfish import BlowfishCipher
 from adapter.paygate.fields import parse_inner
 from adapter.paygate.mac import compute_mac
 from adapter.paygate.response import (
+    OUTER_FIELDS,
     RESPONSE_ORDER,
+    RESULT_FIELD_NAMES,
     build_response_text,
     custom_pairs,
     encrypt_response,
+    is_result_field,
     plain_error_body,
     s2s_body,
 )
@@ -132,3 +135,26 @@ def test_custom_pairs_split_on_pipes(custom: str, pairs: list[tuple[str, str]]) 
 def test_custom_pairs_cannot_shadow_the_envelope() -> None:
     """A Custom ``Data=`` would replace the encrypted result in the shop's form parser."""
     assert custom_pairs("Data=x|len=1|MerchantID=y|ok=1") == [("ok", "1")]
+
+
+def test_every_field_a_result_can_carry_is_a_result_field_name() -> None:
+    """The forbidden Custom keys follow the response code: §12 fields, MAC and the envelope."""
+    values = {name: "v" for name in RESPONSE_ORDER}
+    inner = [key for key, _ in _pairs(build_response_text(values, KEY))]
+    outer = [key for key, _ in parse_qsl(s2s_body(1, "AB", [("MerchantID", "M"), ("Plain", "p")]))]
+    assert {name.lower() for name in (*inner, *outer, *OUTER_FIELDS)} <= RESULT_FIELD_NAMES
+
+
+@pytest.mark.parametrize("name", sorted(RESULT_FIELD_NAMES))
+def test_custom_pairs_never_repeat_a_result_field_in_any_case(name: str) -> None:
+    """A stored Custom from before the validation rule still cannot forge a result field."""
+    custom = f"{name}=x|{name.upper()}=y|{name.title()}=z|keep=1"
+    assert custom_pairs(custom) == [("keep", "1")]
+
+
+def test_custom_pairs_drop_keys_that_are_not_parameter_names() -> None:
+    assert custom_pairs("Status[]=OK| Code=0|a b=1|ok=1") == [("ok", "1")]
+
+
+def test_is_result_field_ignores_case() -> None:
+    assert is_result_field("sTaTuS") and is_result_field("mac") and not is_result_field("session")

@@ -6,9 +6,11 @@ from collections.abc import Callable, Mapping
 
 import pytest
 
+from adapter.paygate.blowfish import BlowfishCipher
 from adapter.paygate.errors import Category, PaygateError
 from adapter.paygate.fields import Fields, format_inner, parse_inner
-from adapter.paygate.request import RawRequest
+from adapter.paygate.request import RawRequest, decode_request
+from adapter.paygate.response import RESULT_FIELD_NAMES
 from adapter.paygate.validation import (
     ShippingAddress,
     check_currency,
@@ -481,3 +483,116 @@ def test_check_pay_id_refuses_anything_else(pay_id: str) -> None:
     """Wrong length or characters are a format error on PayID."""
     error = _error(lambda: check_pay_id(pay_id))
     assert (error.category, error.parameter) == (Category.FORMAT, "PayID")
+
+
+RESULT_FIELDS = sorted(RESULT_FIELD_NAMES)
+
+
+def _recased(name: str) -> list[str]:
+    """The name as documented (where known), lower, upper and alternating case."""
+    alternating = "".join(c.upper() if n % 2 else c.lower() for n, c in enumerate(name))
+    return [name, name.lower(), name.upper(), alternating]
+
+
+# The result fields the report names, plus the rest of what the adapter sends.
+NAMED_RESULT_FIELDS = (
+    "Len", "Data", "MAC", "mid", "PayID", "XID", "TransID", "refnr", "Status", "Code",
+    "Description", "UserData", "AmountAuth", "AmountCap", "AmountCred", "Currency", "LastStatus",
+    "Plain", "MerchantID", "Type", "pt", "CodeExt", "ErrorText",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "key", [spelling for name in NAMED_RESULT_FIELDS for spelling in _recased(name)]
+)
+def test_a_custom_key_shadowing_a_result_field_is_refused(key: str) -> None:
+    """``Custom=Status=OK`` would put a forged plain Status beside the encrypted result."""
+    assert _refused({"Custom": f"session=1|{key}=OK"}) == (Category.NOT_ALLOWED, "Custom")
+
+
+@pytest.mark.parametrize("name", RESULT_FIELDS)
+def test_every_name_a_result_carries_is_refused_as_a_custom_key(name: str) -> None:
+    assert _refused({"Custom": f"{name}=x"}) == (Category.NOT_ALLOWED, "Custom")
+
+
+def test_the_forgery_from_the_report_is_refused() -> None:
+    custom = "Status=OK|Code=00000000|MAC=" + "A" * 64
+    assert _refused({"Custom": custom}) == (Category.NOT_ALLOWED, "Custom")
+
+
+@pytest.mark.parametrize("key", ["Status[]", "Status[x]", " Status", "a b", "k%41", "a+b", "ü"])
+def test_custom_keys_must_be_parameter_names(key: str) -> None:
+    """PHP reads ``Status[]`` and `` Status`` as Status: only plain names are taken."""
+    assert _refused({"Custom": f"{key}=OK"}) == (Category.FORMAT, "Custom")
+
+
+@pytest.mark.parametrize(
+    "custom", ["session=abc", "orderVars=eyJhIjoxfQ==|shop=demo", "flag", "a=1||b=2", "Stat=OK"]
+)
+def test_ordinary_custom_pairs_pass(custom: str) -> None:
+    assert validate_payment_request(_raw({"Custom": custom})).custom == custom
+
+
+@pytest.mark.parametrize("char", ["\x7f", "\x80", "\x85", "\x9b", "\x9f"])
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("TransID", "TransID"), ("RefNr", "RefNr"), ("UserData", "UserData"), ("Plain", "Plain"),
+        ("Custom", "Custom"), ("CustomerID", "CustomerID"), ("sdCity", "sdCity"),
+        ("OrderDesc", "OrderDesc"), ("Textfeld1", "Textfeld1"),
+    ],
+)  # fmt: skip
+def test_del_and_c1_are_refused_like_c0(key: str, name: str, char: str) -> None:
+    assert _refused({key: f"a{char}b"}) == (Category.FORMAT, name)
+
+
+def test_order_desc_must_not_encode_del_or_c1() -> None:
+    assert _refused({"OrderDesc": "a%7Fb"}) == (Category.FORMAT, "OrderDesc")
+    assert _refused({"OrderDesc": "a%C2%85b"}) == (Category.FORMAT, "OrderDesc")
+
+
+@pytest.mark.parametrize("name", URL_NAMES)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[shop.example]/",
+        "https://shop.example\\@evil.example/",
+        "https://user:pw@shop.example/",
+        "https://shop.example:99999/",
+        "https://shop..example/",
+        "https://2130706433/",
+        "https://127.1/",
+        "https://[fe80::1%25eth0]/",
+        "https://shop.example/\u202e",
+        "https://shop.example/\u00a0",
+    ],
+)
+def test_hostile_urls_are_format_errors_never_crashes(name: str, url: str) -> None:
+    assert _refused({name: url}) == (Category.FORMAT, name)
+
+
+@pytest.mark.parametrize("name", URL_NAMES)
+@pytest.mark.parametrize("char", ["\r\n", "\t", "\x00", "\x7f", "\x85"])
+def test_control_characters_in_urls_are_refused(name: str, char: str) -> None:
+    url = f"https://shop.example/{char}Location: https://evil.example/"
+    assert _refused({name: url}) == (Category.FORMAT, name)
+
+
+@pytest.mark.parametrize("name", URL_NAMES)
+def test_a_2100_character_url_is_too_long(name: str) -> None:
+    assert _refused({name: "https://shop.example/" + "a" * 2079}) == (Category.TOO_LONG, name)
+
+
+def test_an_accepted_url_is_kept_exactly_as_sent() -> None:
+    url = "HTTPS://Shop.Example.:8443/a%20b?x=1#f"
+    assert validate_payment_request(_raw({"URLNotify": url})).url_notify == url
+
+
+def test_card_data_outside_data_is_refused_like_inside() -> None:
+    cipher = BlowfishCipher(b"key")
+    length, data = cipher.encrypt(format_inner(BASE.items()))
+    card = ("CCNr", "4111111111111111")
+    raw = decode_request(
+        Fields([("MerchantID", "M"), card, ("Len", str(length)), ("Data", data)]), cipher
+    )
+    assert _error(lambda: validate_payment_request(raw)).parameter == "CardData"
