@@ -12,11 +12,12 @@ PACKAGE = Path(adapter.__file__).parent
 
 # What each layer may import from the adapter (besides itself).
 ALLOWED = {
-    "paygate": {"errors"},
+    "net": {"errors"},
+    "paygate": {"errors", "net"},
     "alipayplus": {"errors"},
     "model": set(),
     "store": {"errors", "model"},
-    "core": {"alipayplus", "config", "errors", "mapping", "model", "paygate", "store"},
+    "core": {"alipayplus", "config", "errors", "mapping", "model", "net", "paygate", "store"},
 }
 
 

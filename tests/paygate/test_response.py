@@ -138,7 +138,7 @@ def test_custom_pairs_cannot_shadow_the_envelope() -> None:
 
 
 def test_every_field_a_result_can_carry_is_a_result_field_name() -> None:
-    """The forbidden Custom keys follow the response code: §12 fields, MAC and the envelope."""
+    """The forbidden Custom keys follow the response code: ordered fields, MAC and envelope."""
     values = {name: "v" for name in RESPONSE_ORDER}
     inner = [key for key, _ in _pairs(build_response_text(values, KEY))]
     outer = [key for key, _ in parse_qsl(s2s_body(1, "AB", [("MerchantID", "M"), ("Plain", "p")]))]
