@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -37,6 +38,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from adapter.alipayplus.signing import load_private_key, load_public_key
 from adapter.errors import ConfigError
+from adapter.net.allowlist import Allowlist, entry_problem
 from adapter.secret import Secret
 
 CONFIG_ENV = "PAYGATE_ADAPTER_CONFIG"
@@ -138,10 +140,16 @@ TokenSecret = Annotated[
 BlowfishKey = Annotated[
     Key, _must(lambda key: 1 <= len(key.reveal_bytes()) <= 56, "must be 1 to 56 bytes long")
 ]
-Host = Annotated[
-    str,
-    _matches(r"(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?", "must be a host name, '*.domain' or host:port"),
-]
+
+
+def _allowlist_entry(entry: str) -> str:
+    problem = entry_problem(entry)
+    if problem is not None:
+        raise _problem(problem)
+    return entry
+
+
+Host = Annotated[str, AfterValidator(_allowlist_entry)]
 Mcc = Annotated[Text, _matches(r"\d{4}", "must be a 4-digit merchant category code")]
 Region = Annotated[Text, _matches(r"[A-Z]{2}", "must be an ISO 3166 alpha-2 code, e.g. DE")]
 Currency = Annotated[Text, _matches(r"[A-Z]{3}", "must be an ISO 4217 code such as EUR")]
@@ -211,7 +219,10 @@ class Merchant(_Model):
     )
     allowed_hosts: Annotated[tuple[Host, ...], NonEmpty] = Field(
         strict=False,  # a YAML list
-        description="hosts URLSuccess/URLFailure/URLNotify may use ('*.' = subdomains)",
+        description=(
+            "hosts URLSuccess/URLFailure/URLNotify may use: 'host' (default port only), "
+            "'host:port', '*.domain' (subdomains)"
+        ),
         examples=[["shop.example.com", "*.shop.example.com"]],
     )
     success_status: SuccessStatus = Field(
@@ -234,19 +245,10 @@ class Merchant(_Model):
     def signing_key(self) -> Secret:
         return self.hmac_keys[0]
 
-    def host_allowed(self, host: str, port: int | None) -> bool:
-        """Whether ``host[:port]`` matches an allowlist entry (``*.`` matches subdomains)."""
-        host = host.lower().rstrip(".")
-        for entry in self.allowed_hosts:
-            name, _, entry_port = entry.lower().partition(":")
-            if entry_port and (port is None or int(entry_port) != port):
-                continue
-            if name.startswith("*."):
-                if host.endswith(name[1:]) and host != name[2:]:
-                    return True
-            elif host == name:
-                return True
-        return False
+    @cached_property
+    def allowlist(self) -> Allowlist:
+        """The only thing that vouches for a shop URL (see ``core.urls``)."""
+        return Allowlist(self.allowed_hosts)
 
 
 class AlipayConnection(_Model):

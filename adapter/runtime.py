@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import httpcore
 import httpx
 
 from adapter.alipayplus.client import AlipayPlusClient, ClientSettings
@@ -20,6 +21,7 @@ from adapter.core.outbox import OutboxWorker
 from adapter.core.reconcile import run_reconciler
 from adapter.core.results import ResultBuilder
 from adapter.mapping import ResultCodes
+from adapter.net.resolver import Resolver, SystemResolver
 from adapter.store.db import Database, migrate
 from adapter.store.leases import new_owner
 from adapter.store.operations import OperationStore
@@ -49,6 +51,7 @@ async def open_context(
     codes: ResultCodes,
     *,
     alipay_transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver | None = None,
     clock: Clock = utc_now,
     run_migrations: bool = True,
 ) -> AsyncIterator[Context]:
@@ -77,6 +80,7 @@ async def open_context(
             alipay=client,
             results=ResultBuilder(codes),
             locks=locks,
+            resolver=resolver or SystemResolver(),
             clock=clock,
         )
     finally:
@@ -86,10 +90,10 @@ async def open_context(
 
 @contextlib.asynccontextmanager
 async def running_workers(
-    ctx: Context, *, notify_transport: httpx.AsyncBaseTransport | None = None
+    ctx: Context, *, notify_backend: httpcore.AsyncNetworkBackend | None = None
 ) -> AsyncIterator[OutboxWorker]:
     """The outbox delivery and the reconciler, running until the block ends."""
-    worker = OutboxWorker(ctx, transport=notify_transport)
+    worker = OutboxWorker(ctx, network_backend=notify_backend)
     tasks = [
         asyncio.create_task(worker.run(), name="outbox"),
         asyncio.create_task(run_reconciler(ctx), name="reconciler"),

@@ -15,6 +15,7 @@ from adapter.alipayplus.signing import generate_private_key, private_key_pem, pu
 from adapter.cli import main
 from adapter.config import Settings, config_reference, load_settings, parse_settings
 from adapter.errors import ConfigError
+from adapter.net.urls import parse_shop_url
 from adapter.secret import Secret
 from tests.support.config import config_data, with_values, write_config
 
@@ -39,10 +40,18 @@ def test_allowlist_matches_hosts_and_subdomains_only(
     monkeypatch.setenv("TOKEN", "t" * 32)
     monkeypatch.setenv("HMAC_NEW", "k")
     merchant = load_settings(write_config(tmp_path)).merchants["Shop"]
-    assert merchant.host_allowed("shop.example", None)
-    assert merchant.host_allowed("pay.shop.example", 443)
-    assert not merchant.host_allowed("evilshop.example", None)
-    assert not merchant.host_allowed("shop.example.evil", None)
+    admitted = [
+        url
+        for url in (
+            "https://shop.example/ok",
+            "https://pay.shop.example:443/ok",
+            "https://evilshop.example/",
+            "https://shop.example.evil/",
+            "https://shop.example:8443/",
+        )
+        if merchant.allowlist.admits(parse_shop_url(url))
+    ]
+    assert admitted == ["https://shop.example/ok", "https://pay.shop.example:443/ok"]
 
 
 def test_every_problem_is_reported_with_its_path(
@@ -161,7 +170,8 @@ def test_every_problem_in_every_section_is_reported_at_once_with_its_yaml_path(
         "alipayplus.client_id: must be text",
         "alipayplus.timeout_seconds: must be more than 0",
         "alipayplus.key_versoin: unknown key",
-        "merchants[0].allowed_hosts[1]: must be a host name, '*.domain' or host:port",
+        "merchants[0].allowed_hosts[1]: must not contain control, invisible or whitespace"
+        " characters",
         "merchants[0].min_amount: must be at least 1",
         "merchants[0].alipay.mcc: must be a 4-digit merchant category code",
         "merchants[0].alipay.region: must be an ISO 3166 alpha-2 code, e.g. DE",
@@ -383,7 +393,7 @@ def test_rsa_keys_load_from_pem_or_base64_der_and_say_which_is_wrong(tmp_path: P
 def test_allowed_hosts_are_checked_one_by_one(tmp_path: Path) -> None:
     hosts = ["shop.example", "https://shop.example", "*.shop.example:8443", 7]
     assert _problems(config_data(tmp_path, allowed_hosts=hosts), tmp_path) == [
-        "merchants[0].allowed_hosts[1]: must be a host name, '*.domain' or host:port",
+        "merchants[0].allowed_hosts[1]: must be a host, '*.domain' or host:port, not a URL",
         "merchants[0].allowed_hosts[3]: must be text",
     ]
 

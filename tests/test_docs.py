@@ -19,31 +19,6 @@ DOCS = ROOT / "docs"
 SCANNED_DIRS = ("adapter", "tests", "templates")
 SCANNED_FILES = ("mapping.yaml",)
 
-# Files whose citations still point outside docs/: the lead rewrites them after the concurrent
-# branches are merged (issue 8, point 10). Remove a file from this list once it is clean; the
-# last test below fails while a listed file no longer needs to be here.
-NOT_YET_REWRITTEN = frozenset(
-    {
-        "adapter/alipayplus/client.py",
-        "adapter/core/checkout.py",
-        "adapter/core/inquire.py",
-        "adapter/core/operations.py",
-        "adapter/core/s2s.py",
-        "adapter/core/urls.py",
-        "adapter/paygate/blowfish.py",
-        "adapter/paygate/fields.py",
-        "adapter/paygate/mac.py",
-        "adapter/paygate/operations.py",
-        "adapter/paygate/request.py",
-        "adapter/paygate/response.py",
-        "adapter/paygate/validation.py",
-        "adapter/store/db.py",
-        "tests/bench/s2s.py",
-        "tests/paygate/test_fields.py",
-        "tests/paygate/test_request.py",
-    }
-)
-
 _SECTION_SIGN = "\u00a7"
 _MD = ".md"
 # A note named by file, with whatever path precedes it; only a bare "docs/" path is ours.
@@ -131,11 +106,10 @@ def test_the_scanner_tells_our_citations_from_foreign_ones() -> None:
 
 
 def test_code_cites_no_document_outside_docs() -> None:
-    """adapter/, tests/, templates/ and mapping.yaml point only at docs/ (allowlist aside)."""
+    """adapter/, tests/, templates/ and mapping.yaml point only at docs/."""
     problems = [
         f"{name}:{number}: {', '.join(found)}"
         for name, lines in scanned_files()
-        if name not in NOT_YET_REWRITTEN
         for number, line in enumerate(lines, start=1)
         if (found := foreign_citations(line))
     ]
@@ -168,10 +142,3 @@ def test_links_between_docs_pages_resolve() -> None:
                     problems.append(f"docs/{page.name}:{number}: {reason}")
     assert problems == [], "\n".join(problems)
 
-
-def test_allowlisted_files_still_cite_outside_docs() -> None:
-    """A file on the temporary allowlist that is clean now must leave the list."""
-    citing = {
-        name for name, lines in scanned_files() if any(foreign_citations(line) for line in lines)
-    }
-    assert sorted(NOT_YET_REWRITTEN - citing) == []

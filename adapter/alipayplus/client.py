@@ -43,7 +43,7 @@ class ClientSettings:
     private_key: RSAPrivateKey = field(repr=False)
     alipay_public_key: RSAPublicKey = field(repr=False)
     key_version: str = "1"
-    max_connections: int = 8  # a larger pool was slower under load (performance.md)
+    max_connections: int = 8  # larger pools were slower (docs/performance.md#known-traps)
     timeout_cap: float | None = None  # operators may shorten every call's timeout
 
 

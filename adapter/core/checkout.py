@@ -15,7 +15,7 @@ from adapter.core.context import Context
 from adapter.core.outcomes import apply_payment_result
 from adapter.core.results import ShopDelivery
 from adapter.core.retries import Budget, until_definite
-from adapter.core.urls import check_shop_url
+from adapter.core.urls import allowed_url, notify_target
 from adapter.errors import DuplicateTransID, UpstreamUnknown
 from adapter.model import OPEN_STATES, Payment, PaymentState, ShopDetails
 from adapter.paygate.errors import Category, PaygateError
@@ -70,10 +70,9 @@ def _failure_delivery(
     ctx: Context, merchant: Merchant, raw: RawRequest, error: PaygateError
 ) -> CheckoutOutcome:
     """An invalid request with a valid MAC: an encrypted FAILED result to URLFailure."""
-    url_failure = raw.fields.get("URLFailure") or ""
     trans_id = raw.fields.get("TransID") or ""
     try:
-        check_shop_url(merchant, url_failure, "URLFailure")
+        url_failure = allowed_url(merchant, raw.fields.get("URLFailure") or "", "URLFailure")
     except PaygateError:
         return _error_page(ctx, error)
     if not trans_id:
@@ -81,7 +80,8 @@ def _failure_delivery(
     code = ctx.codes.error_code(error.category, error.parameter)
     fields = {
         "mid": merchant.merchant_id,
-        "PayID": secrets.token_hex(16),  # never empty, even for a refused request (§15)
+        # Never empty, even for a refused request (docs/paygate.md#compatibility-checklist).
+        "PayID": secrets.token_hex(16),
         "XID": secrets.token_hex(16),
         "TransID": trans_id,
         "refnr": raw.fields.get("RefNr") or "",
@@ -93,7 +93,7 @@ def _failure_delivery(
     pairs = ctx.results.encrypted_pairs(
         merchant, fields, custom=raw.fields.get("Custom"), plain=raw.fields.get("Plain")
     )
-    return ShopDelivery(url_failure, pairs, merchant.return_method)
+    return ShopDelivery(url_failure.original, pairs, merchant.return_method)
 
 
 def _details(request: PaymentRequest) -> ShopDetails:
@@ -244,11 +244,11 @@ async def start_checkout(ctx: Context, outer: Fields) -> CheckoutOutcome:
         for url, name in (
             (request.url_failure, "URLFailure"),
             (request.url_success, "URLSuccess"),
-            (request.url_notify, "URLNotify"),
             (request.url_back, "URLBack"),
         ):
             if url is not None:
-                check_shop_url(merchant, url, name)
+                allowed_url(merchant, url, name)
+        await notify_target(merchant, request.url_notify, ctx.resolver)
     except PaygateError as error:
         return _failure_delivery(ctx, merchant, raw, error)
 

@@ -11,6 +11,7 @@ from adapter.core.clock import Clock, utc_now
 from adapter.core.locks import PaymentLocks
 from adapter.core.results import ResultBuilder
 from adapter.mapping import ResultCodes
+from adapter.net.resolver import Resolver
 from adapter.store.operations import OperationStore
 from adapter.store.payments import PaymentStore
 from adapter.store.replays import ReplayStore
@@ -26,6 +27,7 @@ class Context:
     alipay: AlipayPlusClient
     results: ResultBuilder
     locks: PaymentLocks
+    resolver: Resolver  # looks up the shop's URLNotify hosts
     clock: Clock = utc_now
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 

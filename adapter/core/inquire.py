@@ -1,8 +1,9 @@
-"""inquire.aspx: the payment's state, its amounts and its last step (seed page "Alipay+").
+"""inquire.aspx: the payment's state, its amounts and its last step.
 
-Status follows the seed page for Alipay+: OK once paid, FAILED when failed or cancelled,
-AUTHORIZE_REQUEST while open. An open payment is asked about with inquiryPayment first, so a
-shop that polls inquire sees the final state even when the notify was lost.
+Status follows Computop's Alipay+ page (docs/paygate.md#inquire-answer): OK once paid, FAILED
+when failed or cancelled, AUTHORIZE_REQUEST while open. An open payment is asked about with
+inquiryPayment first, so a shop that polls inquire sees the final state even when the notify
+was lost.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class Inquiry:
     last_status: str
 
     def amount_fields(self) -> dict[str, str]:
-        """The inquire-only answer fields; amounts are digits, ``0`` when none (§8)."""
+        """The inquire-only answer fields; amounts are digits, ``0`` when none."""
         return {
             "AmountAuth": str(self.amount_auth),
             "AmountCap": str(self.amount_cap),

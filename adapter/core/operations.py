@@ -6,7 +6,7 @@ unknown is never reported FAILED: it stays open, a repeat of the same request re
 the reconciler retries it until Alipay+ answers definitely.
 
 A payment Alipay+ still has not settled well after its checkout expired is cancelled the same
-way, by a reversal of our own (alipayplus.md §8: "if still unknown at expiry, cancelPayment").
+way, by a reversal of our own (docs/alipayplus.md#unknown-outcomes).
 
 A reversal whose payment was already reported CANCELLED to the shop must return the money: if
 Alipay+ refuses the cancel because the shopper paid meanwhile, the step goes on as a refund of

@@ -12,10 +12,14 @@ import logging
 import time
 from datetime import timedelta
 
+import httpcore
 import httpx
 
 from adapter.core.context import Context
-from adapter.core.urls import check_shop_url
+from adapter.core.urls import allowed_url
+from adapter.net.errors import TargetRefused
+from adapter.net.guard import target_policy
+from adapter.net.transport import guarded_client
 from adapter.paygate.errors import PaygateError
 from adapter.store.payments import Notification
 
@@ -34,15 +38,23 @@ NOTIFY_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 class OutboxWorker:
-    def __init__(self, ctx: Context, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    """Delivers due notifications; ``network_backend`` lets tests see where connections go."""
+
+    def __init__(
+        self, ctx: Context, *, network_backend: httpcore.AsyncNetworkBackend | None = None
+    ) -> None:
         self.ctx = ctx
-        self.client = httpx.AsyncClient(
-            transport=transport,
-            timeout=NOTIFY_TIMEOUT,
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(max_connections=8),
-        )
+        # One client per target policy: the guarded transport resolves each URLNotify host,
+        # refuses it unless every address is admitted, and connects to the address it checked.
+        self._clients = {
+            allow_private: guarded_client(
+                ctx.resolver,
+                target_policy(allow_private),
+                timeout=NOTIFY_TIMEOUT,
+                network_backend=network_backend,
+            )
+            for allow_private in (False, True)
+        }
 
     async def deliver(self, notification: Notification) -> None:
         ctx = self.ctx
@@ -55,15 +67,18 @@ class OutboxWorker:
             error = "payment or merchant no longer configured"
         else:
             try:
-                check_shop_url(merchant, notification.url, "URLNotify")
-                response = await self.client.post(
-                    notification.url,
+                # Checked again on every attempt: the allowlist may have changed since.
+                url = allowed_url(merchant, notification.url, "URLNotify")
+                response = await self._clients[merchant.allow_private_targets].post(
+                    url.original,
                     data=dict(ctx.results.notify_pairs(merchant, payment)),
                     headers={"content-type": "application/x-www-form-urlencoded"},
                 )
                 status = response.status_code
             except PaygateError as exc:
                 error = exc.reason
+            except TargetRefused as exc:
+                error = f"URLNotify {exc.reason}"
             except httpx.HTTPError as exc:
                 error = type(exc).__name__
         delivered = status is not None and 200 <= status < 300
@@ -106,4 +121,5 @@ class OutboxWorker:
             self.ctx.outbox_wakeup.clear()
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        for client in self._clients.values():
+            await client.aclose()

@@ -1,8 +1,9 @@
 """What reverse.aspx, credit.aspx, capture.aspx and inquire.aspx share: envelope, answer, ReqId.
 
 Every answer to a known merchant is ``Len=…&Data=…`` (pretix raises on a body without Data),
-echoes the request's TransID, RefNr and UserData, and never carries an empty PayID (§15). A
-PayID of another merchant is answered exactly like an unknown one.
+echoes the request's TransID, RefNr and UserData, and never carries an empty PayID
+(docs/paygate.md#server-to-server-endpoints). A PayID of another merchant is answered exactly
+like an unknown one.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Answer:
 
 
 def plain_error(ctx: Context, merchant_id: str, error: PaygateError) -> str:
-    """The answer when no merchant key is known: plain, as the original does (§8)."""
+    """The answer when no merchant key is known: plain, as the original does."""
     code = ctx.codes.error_code(error.category, error.parameter)
     return plain_error_body(merchant_id, "FAILED", code, plain_description(error.reason))
 

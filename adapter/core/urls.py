@@ -1,51 +1,57 @@
-"""The merchant allowlist: the only thing that vouches for URLSuccess/URLFailure/URLNotify.
+"""The shop's URLs: what may receive shoppers (URLSuccess, URLFailure, URLBack) and notifies
+(URLNotify).
 
-The MAC covers neither the URLs nor anything but PayID, TransID, MerchantID, Amount and
-Currency, and Blowfish-ECB blocks can be spliced between messages, so a URL is trusted only
-when its host is on the merchant's list (DESIGN §3 Security).
+The MAC covers nothing but PayID, TransID, MerchantID, Amount and Currency, and Blowfish-ECB
+blocks can be spliced between messages, so a URL is trusted only when the merchant's allowlist
+admits it (docs/design.md#security). A URL is used exactly as it was validated: the string
+checked is the string redirected or posted to.
+
+URLNotify is the one the adapter itself connects to, so its host is also resolved, and every
+address it has must be globally routable unicast (unless the merchant allows private targets).
+The outbox checks it again before every delivery and connects to the address it checked.
 """
 
 from __future__ import annotations
 
-import ipaddress
-from urllib.parse import urlsplit
-
 from adapter.config import Merchant
+from adapter.net.errors import InvalidUrl, TargetRefused
+from adapter.net.guard import check_host, check_without_lookup, target_policy
+from adapter.net.resolver import Resolver
+from adapter.net.urls import ShopUrl, parse_shop_url
 from adapter.paygate.errors import Category, PaygateError
 
 
-def _is_private(host: str) -> bool:
+def allowed_url(merchant: Merchant, text: str, parameter: str) -> ShopUrl:
+    """``text`` as a URL the merchant's allowlist admits, with no lookup; PaygateError if not."""
     try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return host == "localhost" or host.endswith(".localhost")
-    return address.is_private or address.is_loopback or address.is_link_local
-
-
-def check_shop_url(merchant: Merchant, url: str, parameter: str) -> None:
-    """Raise PaygateError(NOT_ALLOWED) unless ``url`` may receive shoppers or notifies."""
-    parts = urlsplit(url)
-    allowed_schemes = ("https", "http") if merchant.allow_http else ("https",)
-    if parts.scheme.lower() not in allowed_schemes:
-        raise PaygateError(
-            Category.NOT_ALLOWED, parameter, f"{parameter} must use {' or '.join(allowed_schemes)}"
-        )
-    if parts.username or parts.password:
-        raise PaygateError(
-            Category.NOT_ALLOWED, parameter, f"{parameter} must not carry credentials"
-        )
-    host = parts.hostname or ""
-    try:
-        port = parts.port
-    except ValueError:
-        raise PaygateError(Category.FORMAT, parameter, f"{parameter} has an invalid port") from None
-    if not host or not merchant.host_allowed(host, port):
+        url = parse_shop_url(text)
+    except InvalidUrl as error:
+        raise PaygateError(Category.FORMAT, parameter, f"{parameter} {error.reason}") from None
+    if url.scheme == "http" and not merchant.allow_http:
+        raise PaygateError(Category.NOT_ALLOWED, parameter, f"{parameter} must use https")
+    if not merchant.allowlist.admits(url):
+        # Before any lookup: the adapter never resolves names the shop may not use.
         raise PaygateError(
             Category.NOT_ALLOWED,
             parameter,
             f"the host of {parameter} is not on the merchant's list",
         )
-    if _is_private(host) and not merchant.allow_private_targets:
-        raise PaygateError(
-            Category.NOT_ALLOWED, parameter, f"{parameter} points to a private address"
+    try:
+        check_without_lookup(url.host, target_policy(merchant.allow_private_targets))
+    except TargetRefused as error:
+        raise PaygateError(Category.NOT_ALLOWED, parameter, f"{parameter} {error.reason}") from None
+    return url
+
+
+async def notify_target(
+    merchant: Merchant, text: str, resolver: Resolver, parameter: str = "URLNotify"
+) -> ShopUrl:
+    """:func:`allowed_url`, and every address its host resolves to admitted right now."""
+    url = allowed_url(merchant, text, parameter)
+    try:
+        await check_host(
+            url.host, url.port, resolver, target_policy(merchant.allow_private_targets)
         )
+    except TargetRefused as error:
+        raise PaygateError(Category.NOT_ALLOWED, parameter, f"{parameter} {error.reason}") from None
+    return url

@@ -1,4 +1,4 @@
-"""The Blowfish-ECB ``Data``/``Len`` layer (§4.1-§4.3, §4.5).
+"""The Blowfish-ECB ``Data``/``Len`` layer (docs/paygate.md#blowfish).
 
 Requests are decoded tolerantly because every client pads differently (zeros, PKCS#7, zeros plus
 a PKCS#7 block) and some count Len in bytes; responses are produced in the one form every client
@@ -55,7 +55,8 @@ class BlowfishCipher:
     __slots__ = ("_decryptor", "_encryptor")
 
     def __init__(self, key: bytes) -> None:
-        # ECB is what Paygate speaks (§4.1); confidentiality rests on it, integrity on the MAC.
+        # ECB is what Paygate speaks (docs/paygate.md#blowfish); confidentiality rests on it,
+        # integrity on the MAC.
         cipher = Cipher(Blowfish(_schedule_key(key)), modes.ECB())  # noqa: S305
         self._encryptor = cipher.encryptor()
         self._decryptor = cipher.decryptor()
@@ -64,7 +65,8 @@ class BlowfishCipher:
         """``(Len, Data)``: Len in characters, UTF-8 space-padded to whole blocks, UPPER hex.
 
         Spaces, not PKCS#7 or zeros, because pretix strips spaces but not NULs and woo strips
-        NULs but keeps PKCS#7 bytes; with MAC last the spaces harm no client (§4.5).
+        NULs but keeps PKCS#7 bytes; with MAC last the spaces harm no client
+        (docs/paygate.md#encrypting-a-result).
         """
         raw = plaintext.encode("utf-8")
         raw += b" " * (-len(raw) % BLOCK)

@@ -1,4 +1,6 @@
-"""Paygate ``key=value`` parameters and the inner ``k=v&k=v`` text of Data (§4.4, §4.5).
+"""Paygate ``key=value`` parameters and the inner ``k=v&k=v`` text of Data.
+
+See docs/paygate.md#envelope and docs/paygate.md#inner-text.
 
 Keys are case-insensitive because clients disagree on spelling (``payID``, ``ReqID``/``ReqId``)
 and the Alipay+ page says names are not case-sensitive. Duplicates resolve like PHP
@@ -92,7 +94,7 @@ def format_inner(pairs: Iterable[tuple[str, str]]) -> str:
     """Join pairs as ``k=v&k=v`` without encoding, leaving out pairs whose value is empty.
 
     Empty values are dropped because pretix fails on them and the FATCHIP parsers warn on empty
-    segments (§4.5, §15). Nothing is escaped: this writes what a raw client writes, so a caller
-    building a result must make its values safe first (see ``response``).
+    segments (docs/paygate.md#inner-text). Nothing is escaped: this writes what a raw client
+    writes, so a caller building a result must make its values safe first (see ``response``).
     """
     return "&".join(f"{key}={value}" for key, value in pairs if value)

@@ -1,4 +1,7 @@
-"""The Paygate HMAC-SHA256 ``MAC`` over ``*``-joined values (§2, §3)."""
+"""The Paygate HMAC-SHA256 ``MAC`` over ``*``-joined values.
+
+See docs/paygate.md#mac (requests) and docs/paygate.md#response-mac (results).
+"""
 
 from __future__ import annotations
 

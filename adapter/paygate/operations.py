@@ -1,8 +1,8 @@
-"""The request rules of the server-to-server endpoints (paygate.md §8, §9; seed page "Alipay+").
+"""The request rules of the server-to-server endpoints (docs/paygate.md#server-to-server-endpoints).
 
 ``reverse.aspx``, ``credit.aspx`` and ``capture.aspx`` carry PayID, TransID, Amount and
 Currency; ``inquire.aspx`` only PayID (TransID is optional there, and fatchip-lib leaves it out).
-Everything else is optional, because pretix's credit sends nothing more (§15). The first broken
+Everything else is optional, because pretix's credit sends nothing more. The first broken
 rule is reported; card data is refused before anything else, as on ``alipayplus.aspx``, and
 control characters anywhere (``screening``).
 """
@@ -42,13 +42,16 @@ class Endpoint(StrEnum):
 
     @property
     def carries_amount(self) -> bool:
-        """Every endpoint but inquire sends TransID, Amount and Currency (§8)."""
+        """Every endpoint but inquire sends TransID, Amount and Currency."""
         return self is not Endpoint.INQUIRE
 
 
 @dataclass(frozen=True)
 class Echo:
-    """What every answer repeats from the request, valid or not (seed page, §13 item 9)."""
+    """What every answer repeats from the request, valid or not.
+
+    See docs/paygate.md#field-semantics and item 9 of docs/paygate.md#compatibility-checklist.
+    """
 
     pay_id: str
     trans_id: str
@@ -81,7 +84,7 @@ class OperationRequest:
 
     @property
     def fingerprint(self) -> str:
-        """What a repeat with the same ReqId must not change (§9 ReqId)."""
+        """What a repeat with the same ReqId must not change (docs/paygate.md#reqid)."""
         return f"{self.pay_id}|{self.amount or ''}|{self.currency or ''}"
 
 

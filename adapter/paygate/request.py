@@ -1,4 +1,6 @@
-"""Reading an incoming shop request: the plain envelope, the Data layer and the MAC (§2, §4, §5).
+"""Reading an incoming shop request: the plain envelope, the Data layer and the MAC.
+
+See docs/paygate.md#envelope, docs/paygate.md#decoding-a-request and docs/paygate.md#mac.
 
 Everything that affects money or where results go must come from inside Data, which only the
 merchant can produce; outside Data only MerchantID (to find the keys), Len, Data and a few
@@ -17,7 +19,8 @@ from adapter.paygate.fields import Fields, parse_inner
 from adapter.paygate.mac import mac_matches, request_mac_message
 from adapter.paygate.screening import CARD_FIELDS, check_parameter_count
 
-# Plain parameters that clients put outside Data on purpose (§5); a value inside Data wins.
+# Plain parameters that clients put outside Data on purpose; a value inside Data wins
+# (docs/paygate.md#plain-parameters).
 PRESENTATION_HINTS = frozenset({"language", "template", "lingua"})
 
 
@@ -40,7 +43,8 @@ class MacScheme(StrEnum):
 
     PAYMENT = "payment"  # alipayplus.aspx: *TransID*MID*Amount*Currency, no PayID exists yet
     OPERATION = "operation"  # credit, reverse, capture: PayID*TransID*MID*Amount*Currency
-    INQUIRE = "inquire"  # inquire.aspx: any of the variants clients sign (§14)
+    # inquire.aspx: any of the variants clients sign (docs/paygate.md#inquire-mac-variants)
+    INQUIRE = "inquire"
 
 
 # Named in the mismatch error so a shop developer can see what to sign.
@@ -52,7 +56,7 @@ _SIGNED = {
 
 
 def outer_merchant_id(outer: Fields) -> str:
-    """The plain MerchantID, which is authoritative and selects the merchant's keys (§4.4)."""
+    """The plain MerchantID: authoritative, it selects the keys (docs/paygate.md#envelope)."""
     merchant_id = outer.get("MerchantID")
     if not merchant_id:
         raise PaygateError(Category.MISSING, "MerchantID", "MerchantID is missing")

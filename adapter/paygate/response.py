@@ -1,4 +1,6 @@
-"""Building the answers a shop parses: encrypted results, S2S bodies, plain errors (§4.5, §12).
+"""Building the answers a shop parses: encrypted results, S2S bodies, plain errors.
+
+The rules are in docs/paygate.md#encrypting-a-result and docs/paygate.md#response-fields.
 
 Why values are escaped: every client splits the inner text on ``&`` and most on every ``=``, so
 a literal ``&`` or ``=`` in any value (a UserData ``a=1&b=2``, a Description) would break the
@@ -8,7 +10,7 @@ URL-decode the inner text (pretix, bnl's S2S path) get the original value back e
 raw splitters get a readable escape instead of a corrupted answer. Dropping such a UserData
 would lose it silently; stripping the characters would lose it for everyone. ``+`` and ``%`` are
 left alone: raw clients then see the value unchanged, and decoding clients mangle it exactly as
-they would with the original Paygate (§9). The MAC covers the values as emitted.
+they would with the original Paygate (docs/paygate.md#inner-text). The MAC covers them as emitted.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from adapter.paygate.blowfish import BlowfishCipher
 from adapter.paygate.fields import format_inner, is_parameter_name
 from adapter.paygate.mac import compute_mac, response_mac_message
 
-# §12: the casing is load-bearing (pretix indexes ``mid``, fatchip-m2 ``refnr``).
+# The casing is load-bearing: pretix indexes ``mid``, fatchip-m2 ``refnr``
+# (docs/paygate.md#response-fields).
 RESPONSE_ORDER: tuple[str, ...] = (
     "mid",
     "PayID",
@@ -42,7 +45,8 @@ RESPONSE_ORDER: tuple[str, ...] = (
     "LastStatus",
 )
 _CANONICAL = {name.lower(): name for name in (*RESPONSE_ORDER, "MAC")}
-# What we put beside the Custom pairs in the plain part of a result (MerchantID: §8 allows it).
+# What we put beside the Custom pairs in the plain part of a result (MerchantID may be there:
+# docs/paygate.md#server-to-server-endpoints).
 OUTER_FIELDS: tuple[str, ...] = ("Len", "Data", "MerchantID", "Plain")
 # Every name a result can carry, in lower case. A Custom pair of that name would give the shop
 # a second, plain and forgeable value beside ours (``Status=OK`` next to an encrypted FAILED).
@@ -59,7 +63,9 @@ def _escape(value: str) -> str:
 
 
 def build_response_text(values: Mapping[str, str], hmac_key: bytes) -> str:
-    """The inner text: §12 order, then other fields as given, empty values dropped, MAC last.
+    """The inner text: documented order, then other fields as given, no empty values, MAC last.
+
+    The order is that of docs/paygate.md#response-fields.
 
     MAC is computed here over ``PayID*TransID*mid*Status*Code``. Passing a MAC, a known field in
     another casing (``MID``) or a name that is not a parameter name is a programming error,
@@ -69,7 +75,7 @@ def build_response_text(values: Mapping[str, str], hmac_key: bytes) -> str:
         canonical = _CANONICAL.get(key.lower())
         if canonical == "MAC" or (canonical or key) != key or not is_parameter_name(key):
             raise ValueError(
-                f"response field {key!r}: MAC is computed here, known fields use the §12 casing, "
+                f"response field {key!r}: MAC is computed here, known fields use Paygate casing, "
                 "names are [A-Za-z0-9_.-]"
             )
     clean = {key: _escape(value) for key, value in values.items() if value}
@@ -96,7 +102,9 @@ def s2s_body(length: int, data: str, extra: Sequence[tuple[str, str]] = ()) -> s
 
 
 def plain_error_body(merchant_id: str, status: str, code: str, description: str) -> str:
-    """The unencrypted answer for an unknown merchant: without keys nothing better exists (§8).
+    """The unencrypted answer for an unknown merchant: without keys nothing better exists.
+
+    See docs/paygate.md#server-to-server-endpoints.
 
     Empty values are left out, as in every other answer.
     """
@@ -116,7 +124,9 @@ def is_result_field(name: str) -> bool:
 
 
 def custom_pairs(custom: str) -> list[tuple[str, str]]:
-    """Custom ``k1=v1|k2=v2`` as the plain pairs Paygate returns outside Data (§9).
+    """Custom ``k1=v1|k2=v2`` as the plain pairs Paygate returns outside Data.
+
+    See docs/paygate.md#custom-and-plain.
 
     Validation refuses a Custom that names a result field or a non-parameter name; this drops
     such pieces again, for a Custom stored before that rule and for the refusal of an invalid

@@ -1,17 +1,17 @@
-"""The request rules of ``alipayplus.aspx`` (seed page "Alipay+", paygate.md §6 and §9).
+"""The request rules of ``alipayplus.aspx`` (docs/paygate.md#payment-request).
 
 The first broken rule is reported: card data first (we never take it), then missing mandatory
 parameters, then control characters anywhere (see ``screening``), then each parameter in the
 order of the page. Empty values count as absent, because clients send ``URLSuccess=&Response=``
-(§4.2).
+(docs/paygate.md#envelope).
 
 URLs are read by :func:`adapter.net.urls.parse_shop_url`, which checks the raw string before
 splitting it; whether the merchant admits a URL's host is the caller's check.
 
-Custom comes back in plain beside the encrypted result (§9), so a Custom key that names a result
-field (``Status``, ``MAC``, ``Len``... in any letter case) would hand the shop a forged second
-value: it is refused, as is a key that is not a parameter name (``Status[]`` is ``Status`` to
-PHP).
+Custom comes back in plain beside the encrypted result (docs/paygate.md#custom-and-plain), so a
+Custom key that names a result field (``Status``, ``MAC``, ``Len``... in any letter case) would
+hand the shop a forged second value: it is refused, as is a key that is not a parameter name
+(``Status[]`` is ``Status`` to PHP).
 
 OrderDesc: the page forbids ``#``, ``&``, ``%`` and ``+``, but pretix form-encodes its Data
 (spaces as ``+``, ``&`` as ``%26``, non-ASCII as ``%C3%BC``) and real pretix shops must work.

@@ -31,7 +31,7 @@ def normalise_url(url: str) -> str:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the one writer; NORMAL is durable across process crashes
-    # and commits without an fsync each time (performance.md).
+    # and commits without an fsync each time (docs/performance.md#known-traps).
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")

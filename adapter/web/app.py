@@ -7,8 +7,9 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import assert_never
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
+import httpcore
 import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -27,6 +28,8 @@ from adapter.core.results import ShopDelivery
 from adapter.core.returns import handle_return
 from adapter.core.s2s import handle_operation, plain_error
 from adapter.mapping import ResultCodes
+from adapter.net.resolver import Resolver
+from adapter.net.urls import parse_shop_url
 from adapter.paygate.errors import PaygateError
 from adapter.paygate.operations import Endpoint
 from adapter.runtime import open_context, running_workers
@@ -58,9 +61,8 @@ def error_page(request: Request, page: ErrorPage, status_code: int = 400) -> Res
 def deliver(request: Request, delivery: ShopDelivery) -> Response:
     """Send the browser to the shop: an auto-submitting POST form, or a 303 GET."""
     if delivery.method == "get":
-        parts = urlsplit(delivery.url)
-        query = "&".join(q for q in (parts.query, urlencode(delivery.pairs)) if q)
-        return RedirectResponse(urlunsplit(parts._replace(query=query)), status_code=303)
+        location = parse_shop_url(delivery.url).with_query(urlencode(delivery.pairs))
+        return RedirectResponse(location, status_code=303)
     nonce = secrets.token_urlsafe(16)
     response = TEMPLATES.TemplateResponse(
         request,
@@ -163,7 +165,8 @@ def create_app(
     codes: ResultCodes,
     *,
     alipay_transport: httpx.AsyncBaseTransport | None = None,
-    notify_transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver | None = None,
+    notify_backend: httpcore.AsyncNetworkBackend | None = None,
     clock: Clock = utc_now,
     run_migrations: bool = True,
 ) -> Starlette:
@@ -174,10 +177,11 @@ def create_app(
                 settings,
                 codes,
                 alipay_transport=alipay_transport,
+                resolver=resolver,
                 clock=clock,
                 run_migrations=run_migrations,
             ) as ctx,
-            running_workers(ctx, notify_transport=notify_transport) as worker,
+            running_workers(ctx, notify_backend=notify_backend) as worker,
         ):
             app.state.ctx = ctx
             app.state.outbox = worker

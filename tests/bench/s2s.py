@@ -5,8 +5,8 @@ Run: ``.venv/bin/python -m tests.bench.s2s [--seconds 10] [--connections 8]`` (n
 
 The sandbox and the adapter (SQLite) run as their own processes through the CLI, as an operator
 runs them; wrk drives them over loopback from a third process, like the floor's measurement in
-``performance.md``. Prints requests per second, p50/p99 and the ratio to that floor. Figures,
-not assertions: these machines are noisy.
+``docs/performance.md#floor``. Prints requests per second, p50/p99 and the ratio to that
+floor. Figures, not assertions: these machines are noisy.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from tests.support.s2s import S2SClient
 from tests.support.servers import free_port, serve
 from tests.support.shop import Received, ShopKeys, create_test_shop
 
-# performance.md, one worker on this kind of machine.
+# docs/performance.md#floor, one worker on this kind of machine.
 FLOOR = {"inquire": 2400.0, "credit": 200.0}
 GOAL = {"inquire": 0.70, "credit": 0.80}
 CLIENT_ID = "BENCH_CLIENT"

@@ -84,7 +84,7 @@ def test_stray_before_any_pair_is_only_listed() -> None:
 
 
 def test_format_drops_empty_values_without_trailing_separator() -> None:
-    """Empty values break pretix and FATCHIP parsers (§15)."""
+    """Empty values break pretix and FATCHIP parsers (docs/paygate.md#client-quirks)."""
     assert format_inner([("mid", "M"), ("refnr", ""), ("Code", "0")]) == "mid=M&Code=0"
 
 

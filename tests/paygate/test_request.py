@@ -142,7 +142,10 @@ def test_operation_mac_includes_pay_id() -> None:
     "message", [f"{PAY_ID}*I1*M**", f"{PAY_ID}**M**", f"{PAY_ID}*I1*M*1234*EUR"]
 )
 def test_inquire_accepts_each_client_variant(message: str) -> None:
-    """Docs, fatchip-lib and Spryker sign inquire differently (§14)."""
+    """Docs, fatchip-lib and Spryker sign inquire differently.
+
+    See docs/paygate.md#inquire-mac-variants.
+    """
     raw = _raw(("PayID", PAY_ID), ("TransID", "I1"), ("MAC", compute_mac(HMAC_KEY, message)))
     verify_request_mac(
         raw, [HMAC_KEY], scheme=MacScheme.INQUIRE, stored_amount=1234, stored_currency="EUR"
