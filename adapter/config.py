@@ -321,6 +321,11 @@ class _AdapterSection(_Model):
         900.0,
         description="seconds after creation an unsettled payment is cancelled (>= 2 x pay budget)",
     )
+    notify_retry_seconds: tuple[Seconds, ...] = Field(
+        (30.0, 120.0, 600.0, 3600.0, 21600.0),
+        strict=False,  # a YAML list
+        description="a URLNotify the shop did not take is retried after these delays, then dead",
+    )
     req_id_answer_days: Annotated[float, Field(gt=0)] = Field(
         30.0, description="days a ReqId's answer is replayed byte for byte"
     )

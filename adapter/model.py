@@ -42,6 +42,15 @@ class ShopDetails:
 
 
 @dataclass(frozen=True)
+class ShopNotice:
+    """The URLNotify POST of one final state, built when that state is written: every delivery
+    and every repeat of it sends exactly these bytes, whatever happens to the payment later."""
+
+    url: str
+    body: str  # application/x-www-form-urlencoded: Len, Data, the Custom pairs, Plain
+
+
+@dataclass(frozen=True)
 class Payment:
     pay_id: str
     merchant_id: str

@@ -1,8 +1,13 @@
-"""Suite-wide rules: with PAYGATE_REQUIRE_ALL=1 (CI) a skipped test fails the run."""
+"""Suite-wide rules: with PAYGATE_REQUIRE_ALL=1 (CI) a skipped test fails the run, and no test
+resolves a name that is not loopback."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -15,3 +20,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if reporter and skipped:
         reporter.write_line(f"FAILED: {len(skipped)} tests were skipped; CI runs every test")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _loopback_only() -> Iterator[None]:
+    """No test looks up a name on the network: only loopback hosts resolve in this process."""
+    real = socket.getaddrinfo
+
+    def loopback_getaddrinfo(host: bytes | str | None, *args: Any, **kwargs: Any) -> Any:
+        text = host.decode() if isinstance(host, bytes) else str(host)
+        try:
+            if ipaddress.ip_address(text).is_loopback:
+                return real(host, *args, **kwargs)
+        except ValueError:
+            if text in ("localhost", "None"):  # None: bind to every local address
+                return real(host, *args, **kwargs)
+        raise socket.gaierror(socket.EAI_NONAME, f"tests resolve loopback hosts only: {text}")
+
+    socket.getaddrinfo = loopback_getaddrinfo
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = real

@@ -8,17 +8,18 @@ import signal
 import socket
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from adapter.cli import main
-from adapter.model import OperationKind, OperationState, PaymentState
+from adapter.model import OPEN_STATES, OperationKind, OperationState, PaymentState
 from adapter.store.db import Database, migrate
 from adapter.store.operations import OperationStore
 from adapter.store.payments import PaymentStore
 from tests.support.config import with_values, write_config
-from tests.support.models import PAY_ID, a_payment, a_step
+from tests.support.models import NOTICE, NOW, PAY_ID, a_payment, a_step
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
 
@@ -96,6 +97,35 @@ def test_a_payment_open_past_its_expiry_is_listed(
     out = capsys.readouterr().out
     assert out.startswith("Payments open past their expiry")
     assert f"pay_id={PAY_ID} merchant=Shop amount=1000 EUR state=UNKNOWN" in out
+
+
+def test_a_dead_shop_notification_is_listed_but_is_no_alarm(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def store_dead_notification() -> None:
+        db = Database(f"sqlite+aiosqlite:///{config.parent}/adapter.sqlite3")
+        store = PaymentStore(db)
+        await store.insert(a_payment())
+        await store.finalize(
+            PAY_ID, PaymentState.SUCCESS, now=NOW, from_states=OPEN_STATES, notice=NOTICE
+        )
+        (claimed,) = await store.claim_due_notifications(now=NOW, lease=timedelta(seconds=9))
+        await store.record_attempt(
+            claimed.id,
+            now=NOW,
+            http_status=500,
+            error="HTTP 500",
+            duration_ms=1,
+            delivered=False,
+            next_attempt_at=None,
+        )
+        await db.dispose()
+
+    asyncio.run(store_dead_notification())
+    assert main(["attention", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Shop notifications whose retries ran out")
+    assert f"pay_id={PAY_ID} state=SUCCESS attempts=1 url=https://s/n" in out
 
 
 def _port_accepts(port: int) -> bool:

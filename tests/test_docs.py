@@ -141,4 +141,3 @@ def test_links_between_docs_pages_resolve() -> None:
                 if reason:
                     problems.append(f"docs/{page.name}:{number}: {reason}")
     assert problems == [], "\n".join(problems)
-

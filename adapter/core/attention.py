@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from adapter.model import Operation, Payment
 from adapter.store.operations import OperationStore
-from adapter.store.payments import PaymentStore
+from adapter.store.payments import Notification, PaymentStore
 
 SHOWN = 1000  # of each list
 
@@ -20,6 +20,8 @@ class Attention:
     open_steps: list[Operation]
     # Open past the time they are cancelled: the cancel is still unknown, or Alipay+ refused it.
     overdue: list[Payment]
+    # Shop notifications whose retries ran out: the shop never took them.
+    dead: list[Notification]
 
     @property
     def money_to_return(self) -> bool:
@@ -37,6 +39,7 @@ async def find_attention(
         stranded=await operations.stranded_reversals(),
         open_steps=await operations.open_older_than(now, limit=SHOWN),
         overdue=await payments.open_payments_created_before(now - cancel_open_after, limit=SHOWN),
+        dead=await payments.dead_notifications(limit=SHOWN),
     )
 
 
@@ -74,4 +77,10 @@ def report(attention: Attention, *, now: datetime) -> list[str]:
             "Payments open past their expiry (their cancel is still unknown, or was refused):"
         )
         lines += [f"  {_describe_payment(payment, now=now)}" for payment in attention.overdue]
+    if attention.dead:
+        lines.append("Shop notifications whose retries ran out (the shop never answered 2xx):")
+        lines += [
+            f"  pay_id={n.pay_id} state={n.final_state.value} attempts={n.attempts} url={n.url}"
+            for n in attention.dead
+        ]
     return lines or ["Nothing needs attention."]

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import assert_never
 
 from adapter.alipayplus.messages import read_refund
 from adapter.alipayplus.models import Amount, Api, Reply, Result
 from adapter.config import Merchant
 from adapter.core.context import Context
-from adapter.core.outcomes import apply_payment_result
+from adapter.core.outcomes import apply_payment_result, shop_notice
 from adapter.core.retries import Budget, until_definite
 from adapter.errors import LockBusy, UpstreamUnknown
 from adapter.mapping import PaygateResult
@@ -115,10 +115,11 @@ async def _record(ctx: Context, payment: Payment, op: Operation, reply: Reply) -
         state = OperationState.SUCCESS if succeeded else OperationState.FAILED
         await ctx.operations.finish(op.xid, state, now=now, result_code=code, alipay_id=refund_id)
     elif succeeded:
-        notify_url = payment.details.url_notify
         refund_id = read_refund(reply).refund_id if op.refund_instead else None
+        cancelled = replace(payment, state=PaymentState.CANCELLED, result_code=code)
+        notice = shop_notice(ctx, cancelled)
         if await ctx.operations.complete_reversal(
-            op, now=now, result_code=code, notify_url=notify_url, alipay_id=refund_id
+            op, now=now, result_code=code, notice=notice, alipay_id=refund_id
         ):
             ctx.outbox_wakeup.set()
     elif op.refund_instead:

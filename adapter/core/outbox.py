@@ -10,13 +10,16 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import httpcore
 import httpx
 
+from adapter.config import Merchant
 from adapter.core.context import Context
 from adapter.core.urls import allowed_url
+from adapter.model import Payment
 from adapter.net.errors import TargetRefused
 from adapter.net.guard import target_policy
 from adapter.net.transport import guarded_client
@@ -25,13 +28,6 @@ from adapter.store.payments import Notification
 
 log = logging.getLogger(__name__)
 
-RETRY_DELAYS = (
-    timedelta(seconds=30),
-    timedelta(minutes=2),
-    timedelta(minutes=10),
-    timedelta(hours=1),
-    timedelta(hours=6),
-)
 LEASE = timedelta(seconds=60)
 POLL_SECONDS = 1.0
 NOTIFY_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -71,7 +67,7 @@ class OutboxWorker:
                 url = allowed_url(merchant, notification.url, "URLNotify")
                 response = await self._clients[merchant.allow_private_targets].post(
                     url.original,
-                    data=dict(ctx.results.notify_pairs(merchant, payment)),
+                    content=self._body(notification, merchant, payment).encode(),
                     headers={"content-type": "application/x-www-form-urlencoded"},
                 )
                 status = response.status_code
@@ -84,7 +80,8 @@ class OutboxWorker:
         delivered = status is not None and 200 <= status < 300
         if not delivered and error is None:
             error = f"HTTP {status}"
-        retry = notification.attempts < len(RETRY_DELAYS) and payment is not None
+        schedule = ctx.settings.notify_retry_seconds
+        retry = notification.attempts < len(schedule) and payment is not None
         now = ctx.clock()
         await ctx.payments.record_attempt(
             notification.id,
@@ -95,7 +92,7 @@ class OutboxWorker:
             delivered=delivered,
             next_attempt_at=None
             if delivered or not retry
-            else now + RETRY_DELAYS[notification.attempts],
+            else now + timedelta(seconds=schedule[notification.attempts]),
         )
         log.info(
             "shop notify pay_id=%s state=%s delivered=%s status=%s",
@@ -104,6 +101,14 @@ class OutboxWorker:
             delivered,
             status,
         )
+
+    def _body(self, notification: Notification, merchant: Merchant, payment: Payment) -> str:
+        if notification.body is not None:
+            return notification.body
+        # Queued before bodies were stored: built for the state the row was written for.
+        written_for = replace(payment, state=notification.final_state)
+        notice = self.ctx.results.notice(merchant, written_for)
+        return notice.body if notice is not None else ""
 
     async def run_once(self) -> int:
         due = await self.ctx.payments.claim_due_notifications(now=self.ctx.clock(), lease=LEASE)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
+
 from adapter.alipayplus.messages import read_inquiry
 from adapter.alipayplus.models import Result
 from adapter.core.context import Context
 from adapter.errors import UpstreamUnknown
-from adapter.model import OPEN_STATES, Payment, PaymentState
+from adapter.model import OPEN_STATES, Payment, PaymentState, ShopNotice
+
+log = logging.getLogger(__name__)
 
 
 async def apply_payment_result(
@@ -27,18 +32,30 @@ async def apply_payment_result(
     values: dict[str, str] = {"result_code": result.code}
     if alipay_payment_id:
         values["alipay_payment_id"] = alipay_payment_id
+    final = replace(payment, state=state, result_code=result.code)
     applied = await ctx.payments.finalize(
         payment.pay_id,
         state,
         now=ctx.clock(),
         from_states=OPEN_STATES,
-        notify_url=payment.details.url_notify,
+        notice=shop_notice(ctx, final),
         **values,
     )
     if applied:
         ctx.outbox_wakeup.set()
     current = await ctx.payments.get(payment.pay_id)
     return current or payment
+
+
+def shop_notice(ctx: Context, final: Payment) -> ShopNotice | None:
+    """The URLNotify of the payment as it is about to be stored."""
+    merchant = ctx.settings.merchant(final.merchant_id)
+    if merchant is None:
+        log.error(
+            "payment %s: merchant %s is no longer configured", final.pay_id, final.merchant_id
+        )
+        return None
+    return ctx.results.notice(merchant, final)
 
 
 async def refresh_from_inquiry(ctx: Context, payment: Payment) -> Payment:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlencode
 
 from adapter.config import Merchant
 from adapter.mapping import PaygateResult, ResultCodes
-from adapter.model import Payment, PaymentState
+from adapter.model import Payment, PaymentState, ShopNotice
 from adapter.paygate.blowfish import BlowfishCipher
 from adapter.paygate.response import custom_pairs, encrypt_response
 
@@ -94,11 +95,16 @@ class ResultBuilder:
         )
         return ShopDelivery(url, pairs, merchant.return_method)
 
-    def notify_pairs(self, merchant: Merchant, payment: Payment) -> list[tuple[str, str]]:
+    def notice(self, merchant: Merchant, payment: Payment) -> ShopNotice | None:
+        """The URLNotify POST that tells the shop the payment's (final) state; None without a
+        URLNotify."""
         details = payment.details
-        return self.encrypted_pairs(
+        if not details.url_notify:
+            return None
+        pairs = self.encrypted_pairs(
             merchant,
             self.fields(merchant, payment, self.outcome(payment)),
             custom=details.custom,
             plain=details.plain,
         )
+        return ShopNotice(details.url_notify, urlencode(pairs))

@@ -29,6 +29,7 @@ from adapter.model import (
     OperationKind,
     OperationState,
     PaymentState,
+    ShopNotice,
 )
 from adapter.store.db import Database
 from adapter.store.leases import claim_due
@@ -298,7 +299,7 @@ class OperationStore:
         *,
         now: datetime,
         result_code: str,
-        notify_url: str | None,
+        notice: ShopNotice | None,
         alipay_id: str | None = None,
     ) -> bool:
         """The cancel succeeded: the payment ends CANCELLED.
@@ -320,8 +321,8 @@ class OperationStore:
                 .values(state=PaymentState.CANCELLED.value, result_code=result_code, updated_at=now)
             )
             if from_open.rowcount == 1:
-                if notify_url:
-                    queue_notification(conn, op.pay_id, PaymentState.CANCELLED, notify_url, now)
+                if notice is not None:
+                    queue_notification(conn, op.pay_id, PaymentState.CANCELLED, notice, now)
                 return True
             conn.execute(
                 update(payments)

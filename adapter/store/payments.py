@@ -24,7 +24,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from adapter.errors import DuplicateTransID
-from adapter.model import Payment, PaymentState, ShopDetails
+from adapter.model import Payment, PaymentState, ShopDetails, ShopNotice
 from adapter.store.db import Database
 from adapter.store.leases import Leases, claim_due, new_owner
 from adapter.store.tables import notifications, notify_attempts, payments
@@ -36,8 +36,9 @@ class Notification:
     pay_id: str
     final_state: PaymentState
     url: str
-    status: str
+    status: str  # pending | delivered | dead (the schedule ran out)
     attempts: int
+    body: str | None  # None only for rows queued before bodies were stored (revision 0005)
 
 
 def _payment(row: RowMapping) -> Payment:
@@ -60,14 +61,15 @@ def _payment(row: RowMapping) -> Payment:
 
 
 def queue_notification(
-    conn: Connection, pay_id: str, state: PaymentState, url: str, now: datetime
+    conn: Connection, pay_id: str, state: PaymentState, notice: ShopNotice, now: datetime
 ) -> None:
     """Queue the one shop notification of a final state, inside the caller's transaction."""
     conn.execute(
         insert(notifications).values(
             pay_id=pay_id,
             final_state=state.value,
-            url=url,
+            url=notice.url,
+            body=notice.body,
             status="pending",
             attempts=0,
             next_attempt_at=now,
@@ -84,6 +86,7 @@ def _notification(row: RowMapping) -> Notification:
         url=row["url"],
         status=row["status"],
         attempts=row["attempts"],
+        body=row["body"],
     )
 
 
@@ -185,7 +188,7 @@ class PaymentStore:
         *,
         now: datetime,
         from_states: Collection[PaymentState],
-        notify_url: str | None,
+        notice: ShopNotice | None,
         **values: Any,
     ) -> bool:
         """Apply a final state and queue its one shop notification, atomically.
@@ -205,8 +208,8 @@ class PaymentStore:
             )
             if result.rowcount != 1:
                 return False
-            if notify_url:
-                queue_notification(conn, pay_id, state, notify_url, now)
+            if notice is not None:
+                queue_notification(conn, pay_id, state, notice, now)
             return True
 
         return await self.db.write(work)
@@ -241,7 +244,7 @@ class PaymentStore:
         next_attempt_at: datetime | None,
     ) -> None:
         """Store one delivery attempt; without a next attempt an undelivered one is failed."""
-        status = "delivered" if delivered else ("pending" if next_attempt_at else "failed")
+        status = "delivered" if delivered else ("pending" if next_attempt_at else "dead")
 
         def work(conn: Connection) -> None:
             conn.execute(
@@ -272,6 +275,17 @@ class PaymentStore:
             select(notifications)
             .where(notifications.c.pay_id == pay_id)
             .order_by(notifications.c.id)
+        )
+        rows = await self.db.read(lambda conn: conn.execute(query).mappings().all())
+        return [_notification(row) for row in rows]
+
+    async def dead_notifications(self, limit: int = 50) -> list[Notification]:
+        """Notifications whose retry schedule ran out, the oldest first."""
+        query = (
+            select(notifications)
+            .where(notifications.c.status == "dead")
+            .order_by(notifications.c.id)
+            .limit(limit)
         )
         rows = await self.db.read(lambda conn: conn.execute(query).mappings().all())
         return [_notification(row) for row in rows]

@@ -92,7 +92,8 @@ notifications = Table(
     Column("pay_id", String(32), ForeignKey("payments.pay_id"), nullable=False),
     Column("final_state", String(16), nullable=False),
     Column("url", Text, nullable=False),
-    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("body", Text),  # the form posted, built with the final state (model.ShopNotice)
+    Column("status", String(16), nullable=False),  # pending | delivered | dead
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime, nullable=False),
     *lease_columns(),

@@ -98,7 +98,7 @@ async def _open_credit(db: Database) -> Operation:
     store = PaymentStore(db)
     await store.insert(a_payment(created_at=LONG_AGO, updated_at=LONG_AGO))
     await store.finalize(
-        PAY_ID, PaymentState.SUCCESS, now=LONG_AGO, from_states=[PaymentState.NEW], notify_url=None
+        PAY_ID, PaymentState.SUCCESS, now=LONG_AGO, from_states=[PaymentState.NEW], notice=None
     )
     step = a_step(amount=400, created_at=LONG_AGO, updated_at=LONG_AGO)
     assert isinstance(await OperationStore(db).reserve_credit(step, paid=1000), Reserved)

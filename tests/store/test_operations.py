@@ -20,15 +20,13 @@ from adapter.model import (
 from adapter.store.db import Database, migrate
 from adapter.store.operations import Joined, OperationStore, Refusal, Reserved
 from adapter.store.payments import PaymentStore
-from tests.support.models import NOW, PAY_ID, a_payment, a_step
+from tests.support.models import NOTICE, NOW, PAY_ID, a_payment, a_step
 
 
 async def _payment(store: PaymentStore, state: PaymentState, amount: int = 100) -> None:
     await store.insert(a_payment(amount=amount))
     if state.is_final:
-        await store.finalize(
-            PAY_ID, state, now=NOW, from_states=[PaymentState.NEW], notify_url=None
-        )
+        await store.finalize(PAY_ID, state, now=NOW, from_states=[PaymentState.NEW], notice=None)
     elif state is not PaymentState.NEW:
         await store.mark_open(PAY_ID, state, now=NOW, from_states=[PaymentState.NEW])
 
@@ -139,12 +137,8 @@ async def test_a_completed_reversal_of_an_open_payment_cancels_it_with_one_notif
     ops = OperationStore(store.db)
     reversal = _step(OperationKind.REVERSE, amount=100)
     await ops.reserve_reversal(reversal)
-    done = await ops.complete_reversal(
-        reversal, now=NOW, result_code="SUCCESS", notify_url="https://s/n"
-    )
-    again = await ops.complete_reversal(
-        reversal, now=NOW, result_code="SUCCESS", notify_url="https://s/n"
-    )
+    done = await ops.complete_reversal(reversal, now=NOW, result_code="SUCCESS", notice=NOTICE)
+    again = await ops.complete_reversal(reversal, now=NOW, result_code="SUCCESS", notice=NOTICE)
     assert (done, again) == (True, False)
     payment = await store.get(PAY_ID)
     assert payment is not None and payment.state is PaymentState.CANCELLED
@@ -160,7 +154,7 @@ async def test_a_completed_reversal_of_a_paid_payment_does_not_notify_again(
     ops = OperationStore(store.db)
     reversal = _step(OperationKind.REVERSE, amount=100)
     await ops.reserve_reversal(reversal)
-    await ops.complete_reversal(reversal, now=NOW, result_code="SUCCESS", notify_url="https://s/n")
+    await ops.complete_reversal(reversal, now=NOW, result_code="SUCCESS", notice=NOTICE)
     payment = await store.get(PAY_ID)
     assert payment is not None and payment.state is PaymentState.CANCELLED
     assert await store.notifications_for(PAY_ID) == []
@@ -179,7 +173,7 @@ async def test_only_an_open_reversal_is_switched_to_a_refund(store: PaymentStore
     assert [step.xid for step in await ops.stranded_reversals()] == [reversal.xid]
     late = _step(OperationKind.REVERSE, amount=100)
     await ops.reserve_reversal(late)
-    await ops.complete_reversal(late, now=NOW, result_code="SUCCESS", notify_url=None)
+    await ops.complete_reversal(late, now=NOW, result_code="SUCCESS", notice=None)
     await ops.refund_instead(late.xid, now=NOW)
     done = await ops.get(late.xid)
     assert done is not None and not done.refund_instead

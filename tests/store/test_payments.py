@@ -8,7 +8,7 @@ import pytest
 from adapter.errors import DuplicateTransID
 from adapter.model import OPEN_STATES, Payment, PaymentState
 from adapter.store.payments import PaymentStore
-from tests.support.models import NOW, a_payment
+from tests.support.models import NOTICE, NOW, a_payment
 
 
 def _payment(pay_id: str = "a" * 32, trans_id: str = "T-1") -> Payment:
@@ -40,7 +40,7 @@ async def test_concurrent_finalize_applies_one_state_and_one_notification(
                 state,
                 now=NOW,
                 from_states=OPEN_STATES,
-                notify_url="https://s/n",
+                notice=NOTICE,
                 result_code=code,
             )
             for state, code in [(PaymentState.SUCCESS, "SUCCESS"), (PaymentState.FAILED, "X")] * 5
@@ -56,7 +56,7 @@ async def test_concurrent_finalize_applies_one_state_and_one_notification(
 async def test_a_claimed_notification_is_leased_to_one_worker(store: PaymentStore) -> None:
     await store.insert(_payment())
     await store.finalize(
-        "a" * 32, PaymentState.SUCCESS, now=NOW, from_states=OPEN_STATES, notify_url="https://s/n"
+        "a" * 32, PaymentState.SUCCESS, now=NOW, from_states=OPEN_STATES, notice=NOTICE
     )
     first = await store.claim_due_notifications(now=NOW, lease=timedelta(seconds=60))
     second = await store.claim_due_notifications(now=NOW, lease=timedelta(seconds=60))
@@ -71,7 +71,7 @@ async def test_a_claimed_notification_is_leased_to_one_worker(store: PaymentStor
 async def test_failed_attempt_is_recorded_and_rescheduled(store: PaymentStore) -> None:
     await store.insert(_payment())
     await store.finalize(
-        "a" * 32, PaymentState.FAILED, now=NOW, from_states=OPEN_STATES, notify_url="https://s/n"
+        "a" * 32, PaymentState.FAILED, now=NOW, from_states=OPEN_STATES, notice=NOTICE
     )
     (claimed,) = await store.claim_due_notifications(now=NOW, lease=timedelta(seconds=60))
     await store.record_attempt(
@@ -99,7 +99,7 @@ async def test_open_payments_fall_due_after_the_first_check_delay_and_a_claim_ho
     await payments.mark_open("a" * 32, PaymentState.PENDING, now=NOW, from_states=OPEN_STATES)
     await payments.mark_open("b" * 32, PaymentState.PENDING, now=NOW, from_states=OPEN_STATES)
     await payments.finalize(
-        "b" * 32, PaymentState.SUCCESS, now=NOW, from_states=OPEN_STATES, notify_url=None
+        "b" * 32, PaymentState.SUCCESS, now=NOW, from_states=OPEN_STATES, notice=None
     )
     hold = timedelta(seconds=30)
     early = NOW + timedelta(seconds=59)
@@ -129,7 +129,7 @@ async def test_two_workers_competing_for_due_notifications_deliver_each_once(
         pay_id = f"{n:032x}"
         await store.insert(_payment(pay_id=pay_id, trans_id=f"T-{n}"))
         await store.finalize(
-            pay_id, PaymentState.SUCCESS, now=NOW, from_states=OPEN_STATES, notify_url="https://s/n"
+            pay_id, PaymentState.SUCCESS, now=NOW, from_states=OPEN_STATES, notice=NOTICE
         )
     lease = timedelta(seconds=60)
     claims = await asyncio.gather(

@@ -14,10 +14,12 @@ from adapter.model import (
     Payment,
     PaymentState,
     ShopDetails,
+    ShopNotice,
 )
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 PAY_ID = "a" * 32
+NOTICE = ShopNotice("https://s/n", "Len=16&Data=00112233445566778899AABBCCDDEEFF")
 SHOP_URLS = ShopDetails(
     url_success="https://s/ok", url_failure="https://s/no", url_notify="https://s/n"
 )
