@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from adapter.alipayplus.signing import generate_private_key, private_key_pem, public_key_pem
 from adapter.config import Settings, parse_settings
 from adapter.mapping import load_mapping
+from adapter.net.resolver import Resolver
 from adapter.paygate.fields import Fields
 from adapter.sandbox.app import create_sandbox_app
 from adapter.sandbox.config import SandboxClient, SandboxConfig
@@ -172,8 +173,14 @@ def running_stack(
     *,
     adapter_settings: Mapping[str, object] | None = None,
     alipay_settings: Mapping[str, object] | None = None,
+    merchant_settings: Mapping[str, object] | None = None,
+    resolver: Resolver | None = None,
 ) -> Iterator[Stack]:
-    """Sandbox, shop and adapter as uvicorn servers on free loopback ports."""
+    """Sandbox, shop and adapter as uvicorn servers on free loopback ports.
+
+    ``merchant_settings`` change the first merchant; ``resolver`` answers the adapter's lookups
+    of URLNotify hosts (by default only loopback literals are used, so nothing is looked up).
+    """
     acqp, alipay = generate_private_key(), generate_private_key()
     (tmp_path / "acqp.pem").write_text(private_key_pem(acqp))
     (tmp_path / "alipay.pub.pem").write_text(public_key_pem(alipay.public_key()))
@@ -215,6 +222,7 @@ def running_stack(
                         "name": "Test Shop",
                         "region": "DE",
                     },
+                    **(merchant_settings or {}),
                 },
                 {
                     "merchant_id": other_shop.merchant_id,
@@ -253,7 +261,7 @@ def running_stack(
     with (
         serve(sandbox_app, sandbox_port),
         serve(shop_app, shop_port) as shop_url,
-        serve(create_app(settings, load_mapping()), adapter_port),
+        serve(create_app(settings, load_mapping(), resolver=resolver), adapter_port),
     ):
         yield Stack(adapter_url, sandbox_url, shop_url, shop, received, settings, other_shop)
 
