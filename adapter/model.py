@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -127,3 +128,34 @@ class Operation:
     def refund_request_id(self) -> str:
         """Our Alipay+ refundRequestId: the step's XID, so every retry reuses it."""
         return self.xid
+
+
+class Hop(StrEnum):
+    """What an event of the journal records."""
+
+    SHOP_REQUEST = "shop_request"  # a Paygate request answered: endpoint, Status, Code
+    ALIPAY_CALL = "alipay_call"  # one call to Alipay+: API, request id, result, latency
+    ALIPAY_NOTIFY = "alipay_notify"  # a notifyPayment received, and its verdict
+    SHOP_NOTIFY = "shop_notify"  # one URLNotify delivery attempt: HTTP status, latency, error
+    PAYMENT = "payment"  # the payment reached a state
+    STEP = "step"  # a credit or reversal reached a state
+    RECONCILER = "reconciler"  # the reconciler looked, or cancelled an expired payment
+    OPERATOR = "operator"  # an operator acted (actor: the operator's name)
+
+
+Detail = Mapping[str, str | int | float | bool | None]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One hop of a payment, as the journal keeps it. Never a key, a MAC, Data or a value the
+    shop sent encrypted: ids the adapter made, codes, states, HTTP statuses and timings only."""
+
+    at: datetime
+    hop: Hop
+    name: str  # the endpoint, API, state or action
+    outcome: str | None = None  # the Paygate code, Alipay+ result code or HTTP status
+    pay_id: str | None = None
+    merchant_id: str | None = None
+    detail: Detail = field(default_factory=dict)
+    actor: str = "adapter"

@@ -16,6 +16,7 @@ from adapter.alipayplus.client import AlipayPlusClient, ClientSettings
 from adapter.config import AlipayConnection, Settings
 from adapter.core.clock import Clock, utc_now
 from adapter.core.context import Context
+from adapter.core.journal import Journal, call_event, log_event
 from adapter.core.locks import DatabasePaymentLocks, LocalPaymentLocks, PaymentLocks
 from adapter.core.outbox import OutboxWorker
 from adapter.core.reconcile import run_reconciler
@@ -23,6 +24,7 @@ from adapter.core.results import ResultBuilder
 from adapter.mapping import ResultCodes
 from adapter.net.resolver import Resolver, SystemResolver
 from adapter.store.db import Database, migrate
+from adapter.store.journal import JournalStore, write_riding
 from adapter.store.leases import new_owner
 from adapter.store.operations import OperationStore
 from adapter.store.payments import PaymentStore
@@ -58,7 +60,7 @@ async def open_context(
     """The stores, the Alipay+ client and the locks for ``settings``; closed on exit."""
     if run_migrations:
         await migrate(settings.database_url)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, before_commit=write_riding)
     owner = new_owner()
     first_check = timedelta(seconds=settings.reconcile_after_seconds)
     payments = PaymentStore(db, owner=owner, first_check_after=first_check)
@@ -67,8 +69,12 @@ async def open_context(
         locks = LocalPaymentLocks()  # SQLite serves one process
     else:
         locks = DatabasePaymentLocks(payments, ttl=lock_lease(settings), clock=clock)
+    journal = Journal(JournalStore(db), clock, [log_event])
     client = AlipayPlusClient(
-        client_settings(settings.alipay), transport=alipay_transport, clock=clock
+        client_settings(settings.alipay),
+        transport=alipay_transport,
+        clock=clock,
+        observer=lambda report: journal.note(call_event(clock, report)),
     )
     try:
         yield Context(
@@ -81,6 +87,7 @@ async def open_context(
             results=ResultBuilder(codes),
             locks=locks,
             resolver=resolver or SystemResolver(),
+            journal=journal,
             clock=clock,
         )
     finally:
@@ -97,6 +104,7 @@ async def running_workers(
     tasks = [
         asyncio.create_task(worker.run(), name="outbox"),
         asyncio.create_task(run_reconciler(ctx), name="reconciler"),
+        asyncio.create_task(ctx.journal.run(), name="journal"),
     ]
     try:
         yield worker
@@ -107,3 +115,4 @@ async def running_workers(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await worker.aclose()
+        await ctx.journal.flush()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,6 +48,26 @@ class ClientSettings:
     timeout_cap: float | None = None  # operators may shorten every call's timeout
 
 
+@dataclass(frozen=True)
+class CallReport:
+    """What one call did, for the caller's journal and metrics: ids, result or error, time."""
+
+    api: Api
+    payment_request_id: str
+    request_id: str  # the id this call is idempotent on (refundRequestId for a refund)
+    result: Result | None  # None: no trustworthy answer, see ``error``
+    error: str | None
+    seconds: float
+
+
+def _unknown(api: Api, exc: Exception, seconds: float) -> UpstreamUnknown:
+    if isinstance(exc, UpstreamUnknown):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return UpstreamUnknown(f"{api.value}: no answer within {seconds:g} s")
+    return UpstreamUnknown(f"{api.value}: {type(exc).__name__}")
+
+
 class AlipayPlusClient:
     """One shared connection pool per process: the httpx client costs more than the RSA sign."""
 
@@ -56,9 +77,11 @@ class AlipayPlusClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], datetime] = _utc_now,
+        observer: Callable[[CallReport], None] | None = None,
     ) -> None:
         self.settings = settings
         self._clock = clock
+        self._observer = observer
         self._http = httpx.AsyncClient(
             base_url=settings.gateway_url.rstrip("/"),
             transport=transport,
@@ -104,6 +127,7 @@ class AlipayPlusClient:
             now=self._clock(),
             time_header="Request-Time",
         )
+        started = time.monotonic()
         try:
             # httpx applies the timeout per phase (connect, write, read, pool); the outer
             # deadline keeps the whole exchange inside the caller's budget.
@@ -111,13 +135,35 @@ class AlipayPlusClient:
                 response = await self._http.post(
                     api.path, content=raw_request, headers=headers, timeout=seconds
                 )
-        except TimeoutError:
-            raise UpstreamUnknown(f"{api.value}: no answer within {seconds:g} s") from None
-        except httpx.HTTPError as exc:
-            raise UpstreamUnknown(f"{api.value}: {type(exc).__name__}") from None
-        reply = self._read(api, response)
+            reply = self._read(api, response)
+        except (TimeoutError, httpx.HTTPError, UpstreamUnknown) as exc:
+            unknown = _unknown(api, exc, seconds)
+            self._report(api, body, started, error=unknown.reason)
+            raise unknown from None
+        self._report(api, body, started, result=reply.result)
         log.debug("alipayplus %s: %s %s", api.value, reply.result.status, reply.result.code)
         return reply
+
+    def _report(
+        self,
+        api: Api,
+        body: Mapping[str, Any],
+        started: float,
+        *,
+        result: Result | None = None,
+        error: str | None = None,
+    ) -> None:
+        if self._observer is not None:
+            self._observer(
+                CallReport(
+                    api=api,
+                    payment_request_id=str(body.get("paymentRequestId", "")),
+                    request_id=str(body.get("refundRequestId") or body.get("paymentRequestId")),
+                    result=result,
+                    error=error,
+                    seconds=time.monotonic() - started,
+                )
+            )
 
     def _read(self, api: Api, response: httpx.Response) -> Reply:
         # Alipay+ reports business errors as HTTP 200 + result; anything else says nothing.

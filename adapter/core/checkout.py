@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import assert_never
 
 from itsdangerous import URLSafeSerializer
 
@@ -12,12 +13,13 @@ from adapter.alipayplus.messages import PayMerchant, PayOrder, PayShipping, read
 from adapter.alipayplus.models import Amount, Api, Reply
 from adapter.config import Merchant
 from adapter.core.context import Context
-from adapter.core.outcomes import apply_payment_result
+from adapter.core.journal import payment_event
+from adapter.core.outcomes import apply_payment_result, keep_open
 from adapter.core.results import ShopDelivery
 from adapter.core.retries import Budget, until_definite
 from adapter.core.urls import allowed_url, notify_target
 from adapter.errors import DuplicateTransID, UpstreamUnknown
-from adapter.model import OPEN_STATES, Payment, PaymentState, ShopDetails
+from adapter.model import Event, Hop, Payment, PaymentState, ShopDetails
 from adapter.paygate.errors import Category, PaygateError
 from adapter.paygate.fields import Fields
 from adapter.paygate.request import (
@@ -39,6 +41,7 @@ class Redirect:
     """Send the shopper's browser to the Alipay+ checkout."""
 
     url: str
+    pay_id: str
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def _failure_delivery(
     pairs = ctx.results.encrypted_pairs(
         merchant, fields, custom=raw.fields.get("Custom"), plain=raw.fields.get("Plain")
     )
-    return ShopDelivery(url_failure.original, pairs, merchant.return_method)
+    return ShopDelivery(url_failure.original, pairs, merchant.return_method, code)
 
 
 def _details(request: PaymentRequest) -> ShopDetails:
@@ -153,9 +156,7 @@ def _pay_order(
 
 async def _left_unknown(ctx: Context, merchant: Merchant, payment: Payment) -> ShopDelivery:
     """No definite pay answer: keep it UNKNOWN for reconciliation, tell the shop pending."""
-    await ctx.payments.mark_open(
-        payment.pay_id, PaymentState.UNKNOWN, now=ctx.clock(), from_states=OPEN_STATES
-    )
+    await keep_open(ctx, payment, PaymentState.UNKNOWN)
     stored = await ctx.payments.get(payment.pay_id) or payment
     return ctx.results.browser_delivery(merchant, stored, ctx.codes.adapter("upstream_unknown"))
 
@@ -192,15 +193,14 @@ async def _create_order(
     if not checkout_url:
         # Order created but no page to send the shopper to: wait for notify/inquiry.
         return await _left_unknown(ctx, merchant, payment)
-    await ctx.payments.mark_open(
-        payment.pay_id,
+    await keep_open(
+        ctx,
+        payment,
         PaymentState.PENDING,
-        now=ctx.clock(),
-        from_states=OPEN_STATES,
         checkout_url=checkout_url,
         alipay_payment_id=outcome.payment_id,
     )
-    return Redirect(checkout_url)
+    return Redirect(checkout_url, payment.pay_id)
 
 
 async def _resume(
@@ -220,11 +220,38 @@ async def _resume(
     if existing.state.is_final:
         return ctx.results.browser_delivery(merchant, existing, ctx.results.outcome(existing))
     if existing.state is PaymentState.PENDING and existing.checkout_url:
-        return Redirect(existing.checkout_url)
+        return Redirect(existing.checkout_url, existing.pay_id)
     return await _create_order(ctx, merchant, existing, request)
 
 
 async def start_checkout(ctx: Context, outer: Fields) -> CheckoutOutcome:
+    """The answer to alipayplus.aspx; the request is journalled with what it got."""
+    received = ctx.clock()
+    outcome = await _checkout(ctx, outer)
+    match outcome:
+        case Redirect(pay_id=pay_id):
+            code: str | None = None
+        case ShopDelivery(code=code, pay_id=pay_id):
+            pass
+        case ErrorPage(code=code):
+            pay_id = None
+        case _:
+            assert_never(outcome)
+    merchant_id = outer.get("MerchantID") if pay_id else None
+    ctx.journal.note(
+        Event(
+            at=received,
+            hop=Hop.SHOP_REQUEST,
+            name="alipayplus",
+            outcome=code or "redirect",
+            pay_id=pay_id,
+            merchant_id=merchant_id,
+        )
+    )
+    return outcome
+
+
+async def _checkout(ctx: Context, outer: Fields) -> CheckoutOutcome:
     try:
         merchant_id = outer_merchant_id(outer)
     except PaygateError as error:
@@ -268,12 +295,14 @@ async def start_checkout(ctx: Context, outer: Fields) -> CheckoutOutcome:
         created_at=now,
         updated_at=now,
     )
+    created = [payment_event(ctx.clock, payment, PaymentState.NEW)]
     try:
-        await ctx.payments.insert(payment)
+        await ctx.payments.insert(payment, events=created)
     except DuplicateTransID:
         # A concurrent request with the same TransID won the insert: treat as a repeat.
         existing = await ctx.payments.by_trans_id(merchant.merchant_id, request.trans_id)
         if existing is None:
             raise
         return await _resume(ctx, merchant, existing, request)
+    ctx.journal.changed(created)
     return await _create_order(ctx, merchant, payment, request)

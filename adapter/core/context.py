@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from adapter.alipayplus.client import AlipayPlusClient
 from adapter.config import Settings
 from adapter.core.clock import Clock, utc_now
+from adapter.core.journal import Journal
 from adapter.core.locks import PaymentLocks
 from adapter.core.results import ResultBuilder
 from adapter.mapping import ResultCodes
@@ -28,6 +29,7 @@ class Context:
     results: ResultBuilder
     locks: PaymentLocks
     resolver: Resolver  # looks up the shop's URLNotify hosts
+    journal: Journal  # every hop: journalled, counted, logged
     clock: Clock = utc_now
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 

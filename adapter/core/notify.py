@@ -12,6 +12,7 @@ from adapter.alipayplus.notify import verify_notification
 from adapter.alipayplus.signing import signed_headers
 from adapter.core.context import Context
 from adapter.core.outcomes import apply_payment_result
+from adapter.model import Event, Hop
 
 
 @dataclass(frozen=True)
@@ -43,23 +44,33 @@ async def handle_notification(
     ctx: Context, *, uri: str, headers: Mapping[str, str], body: bytes
 ) -> NotifyAnswer:
     """Only a verified notify for a known payment with the same amount changes anything."""
+    received = ctx.clock()
+
+    def verdict(code: str, pay_id: str | None = None) -> None:
+        event = Event(received, Hop.ALIPAY_NOTIFY, "notifyPayment", code, pay_id=pay_id)
+        ctx.journal.note(event)
+
     if not verify_notification(
         uri=uri, headers=headers, body=body, alipay_public_key=ctx.settings.alipay.alipay_public_key
     ):
+        verdict("INVALID_SIGNATURE")
         return _answer(ctx, uri, _error_body("INVALID_SIGNATURE", "signature not verified"))
     try:
         notification = parse_notification(body)
     except MessageError:
+        verdict("PARAM_ILLEGAL")
         return _answer(ctx, uri, _error_body("PARAM_ILLEGAL", "notification not understood"))
     payment = await ctx.payments.get(notification.payment_request_id)
     if payment is None:
+        verdict("ORDER_NOT_EXIST")
         return _answer(ctx, uri, _error_body("ORDER_NOT_EXIST", "paymentRequestId unknown"))
     amount = notification.payment_amount
     if amount is not None and (
         amount.value != payment.amount or amount.currency != payment.currency
     ):
+        verdict("PARAM_ILLEGAL", payment.pay_id)
         return _answer(ctx, uri, _error_body("PARAM_ILLEGAL", "paymentAmount differs"))
-    await apply_payment_result(
-        ctx, payment, notification.payment_result, alipay_payment_id=notification.payment_id
-    )
+    result = notification.payment_result
+    verdict(f"{result.status} {result.code}", payment.pay_id)  # rides with the state it sets
+    await apply_payment_result(ctx, payment, result, alipay_payment_id=notification.payment_id)
     return _answer(ctx, uri, ACK_BODY)

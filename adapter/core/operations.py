@@ -24,6 +24,7 @@ from adapter.alipayplus.messages import read_refund
 from adapter.alipayplus.models import Amount, Api, Reply, Result
 from adapter.config import Merchant
 from adapter.core.context import Context
+from adapter.core.journal import payment_event, step_event
 from adapter.core.outcomes import apply_payment_result, shop_notice
 from adapter.core.retries import Budget, until_definite
 from adapter.errors import LockBusy, UpstreamUnknown
@@ -113,17 +114,30 @@ async def _record(ctx: Context, payment: Payment, op: Operation, reply: Reply) -
     if op.kind is OperationKind.CREDIT:
         refund_id = read_refund(reply).refund_id if succeeded else None
         state = OperationState.SUCCESS if succeeded else OperationState.FAILED
-        await ctx.operations.finish(op.xid, state, now=now, result_code=code, alipay_id=refund_id)
+        events = [step_event(ctx.clock, op, state, code)]
+        if await ctx.operations.finish(
+            op.xid, state, now=now, result_code=code, alipay_id=refund_id, events=events
+        ):
+            ctx.journal.changed(events)
     elif succeeded:
         refund_id = read_refund(reply).refund_id if op.refund_instead else None
         cancelled = replace(payment, state=PaymentState.CANCELLED, result_code=code)
-        notice = shop_notice(ctx, cancelled)
+        events = [
+            step_event(ctx.clock, op, OperationState.SUCCESS, code),
+            payment_event(ctx.clock, payment, PaymentState.CANCELLED, code),
+        ]
         if await ctx.operations.complete_reversal(
-            op, now=now, result_code=code, notice=notice, alipay_id=refund_id
+            op,
+            now=now,
+            result_code=code,
+            notice=shop_notice(ctx, cancelled),
+            alipay_id=refund_id,
+            events=events,
         ):
+            ctx.journal.changed(events)
             ctx.outbox_wakeup.set()
     elif op.refund_instead:
-        await ctx.operations.fail_reversal(op, now=now, result_code=code)
+        await _fail_reversal(ctx, op, code)
         log.error(
             "payment %s: paid and told CANCELLED, but Alipay+ refused its cancel and its refund "
             "(%s): return the money by hand (paygate-adapter attention lists it)",
@@ -134,11 +148,19 @@ async def _record(ctx: Context, payment: Payment, op: Operation, reply: Reply) -
         # A success notify was taken as cancelled while this cancel was open, so the shop was
         # told FAILED: the shopper's money must go back, by a refund now that cancel is refused.
         log.warning("payment %s: cancel refused (%s) after payment, refunding", op.pay_id, code)
-        await ctx.operations.refund_instead(op.xid, now=now)
+        events = [step_event(ctx.clock, op, "refund_instead", code)]
+        if await ctx.operations.refund_instead(op.xid, now=now, events=events):
+            ctx.journal.changed(events)
         return False
     else:
-        await ctx.operations.fail_reversal(op, now=now, result_code=code)
+        await _fail_reversal(ctx, op, code)
     return True
+
+
+async def _fail_reversal(ctx: Context, op: Operation, code: str) -> None:
+    events = [step_event(ctx.clock, op, OperationState.FAILED, code)]
+    if await ctx.operations.fail_reversal(op, now=ctx.clock(), result_code=code, events=events):
+        ctx.journal.changed(events)
 
 
 async def _paid_but_cancelled(ctx: Context, pay_id: str) -> bool:
@@ -156,7 +178,9 @@ async def settle(ctx: Context, payment: Payment, op: Operation, *, budget: Budge
         try:
             reply = await _definite_reply(ctx, payment, op, budget)
         except UpstreamUnknown:
-            await ctx.operations.mark_unknown(op.xid, now=ctx.clock())
+            events = [step_event(ctx.clock, op, OperationState.UNKNOWN)]
+            if await ctx.operations.mark_unknown(op.xid, now=ctx.clock(), events=events):
+                ctx.journal.changed(events)
             break
         if await _record(ctx, payment, op, reply):
             break
@@ -242,12 +266,16 @@ async def _reserve(
     if existing is not None:
         return _repeated(ctx, request, existing)
     step = _new_step(ctx, request, payment)
+    events = [step_event(ctx.clock, step, OperationState.PENDING)]
     if kind is OperationKind.CREDIT:
-        reservation = await ctx.operations.reserve_credit(step, paid=payment.amount)
+        reservation = await ctx.operations.reserve_credit(step, paid=payment.amount, events=events)
     else:
-        reservation = await ctx.operations.reserve_reversal(step)
+        reservation = await ctx.operations.reserve_reversal(step, events=events)
     match reservation:
-        case Reserved(operation=reserved) | Joined(operation=reserved):
+        case Reserved(operation=reserved):
+            ctx.journal.changed(events)
+            return reserved
+        case Joined(operation=reserved):
             return reserved
         case Refusal.DUPLICATE:
             # A concurrent request with the same ReqId stored its step first: follow that one.
@@ -285,8 +313,10 @@ async def cancel_unsettled(ctx: Context, payment: Payment, *, budget: Budget) ->
             amount=payment.amount,
             details=OperationDetails(reason=EXPIRY_CANCEL_REASON),
         )
-        if not isinstance(await ctx.operations.reserve_reversal(step), Reserved):
+        events = [step_event(ctx.clock, step, OperationState.PENDING, "expired")]
+        if not isinstance(await ctx.operations.reserve_reversal(step, events=events), Reserved):
             return payment  # a reversal the shop asked for is open: it decides
+        ctx.journal.changed(events)
         log.warning(
             "payment %s: not settled since %s, cancelling", payment.pay_id, payment.created_at
         )

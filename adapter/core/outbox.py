@@ -19,7 +19,7 @@ import httpx
 from adapter.config import Merchant
 from adapter.core.context import Context
 from adapter.core.urls import allowed_url
-from adapter.model import Payment
+from adapter.model import Event, Hop, Payment
 from adapter.net.errors import TargetRefused
 from adapter.net.guard import target_policy
 from adapter.net.transport import guarded_client
@@ -53,6 +53,10 @@ class OutboxWorker:
         }
 
     async def deliver(self, notification: Notification) -> None:
+        with self.ctx.journal.unit():
+            await self._deliver(notification)
+
+    async def _deliver(self, notification: Notification) -> None:
         ctx = self.ctx
         payment = await ctx.payments.get(notification.pay_id)
         merchant = ctx.settings.merchant(payment.merchant_id) if payment else None
@@ -83,23 +87,36 @@ class OutboxWorker:
         schedule = ctx.settings.notify_retry_seconds
         retry = notification.attempts < len(schedule) and payment is not None
         now = ctx.clock()
+        duration_ms = int((time.monotonic() - started) * 1000)
+        next_attempt_at = (
+            None
+            if delivered or not retry
+            else now + timedelta(seconds=schedule[notification.attempts])
+        )
+        ctx.journal.note(  # rides with the attempt's own record
+            Event(
+                at=now,
+                hop=Hop.SHOP_NOTIFY,
+                name=notification.final_state.value,
+                outcome="delivered" if delivered else ("retry" if next_attempt_at else "dead"),
+                pay_id=notification.pay_id,
+                merchant_id=payment.merchant_id if payment else None,
+                detail={
+                    "attempt": notification.attempts + 1,
+                    "http_status": status,
+                    "ms": duration_ms,
+                    "error": error,
+                },
+            )
+        )
         await ctx.payments.record_attempt(
             notification.id,
             now=now,
             http_status=status,
             error=error,
-            duration_ms=int((time.monotonic() - started) * 1000),
+            duration_ms=duration_ms,
             delivered=delivered,
-            next_attempt_at=None
-            if delivered or not retry
-            else now + timedelta(seconds=schedule[notification.attempts]),
-        )
-        log.info(
-            "shop notify pay_id=%s state=%s delivered=%s status=%s",
-            notification.pay_id,
-            notification.final_state,
-            delivered,
-            status,
+            next_attempt_at=next_attempt_at,
         )
 
     def _body(self, notification: Notification, merchant: Merchant, payment: Payment) -> str:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import replace
+from typing import Any
 
 from adapter.alipayplus.messages import read_inquiry
 from adapter.alipayplus.models import Result
 from adapter.core.context import Context
+from adapter.core.journal import payment_event
 from adapter.errors import UpstreamUnknown
 from adapter.model import OPEN_STATES, Payment, PaymentState, ShopNotice
 
@@ -29,22 +32,44 @@ async def apply_payment_result(
         state = PaymentState.CANCELLED
     else:
         state = PaymentState.FAILED
-    values: dict[str, str] = {"result_code": result.code}
+    values: dict[str, Any] = {"result_code": result.code}
     if alipay_payment_id:
         values["alipay_payment_id"] = alipay_payment_id
     final = replace(payment, state=state, result_code=result.code)
+    events = [payment_event(ctx.clock, payment, state, result.code)]
     applied = await ctx.payments.finalize(
         payment.pay_id,
         state,
         now=ctx.clock(),
         from_states=OPEN_STATES,
         notice=shop_notice(ctx, final),
+        events=events,
         **values,
     )
     if applied:
+        ctx.journal.changed(events)
         ctx.outbox_wakeup.set()
     current = await ctx.payments.get(payment.pay_id)
     return current or payment
+
+
+async def keep_open(
+    ctx: Context,
+    payment: Payment,
+    state: PaymentState,
+    *,
+    from_states: Collection[PaymentState] = OPEN_STATES,
+    **values: Any,
+) -> bool:
+    """Move a still-open payment to another open state (PENDING, UNKNOWN); False if it left
+    ``from_states`` meanwhile."""
+    events = [payment_event(ctx.clock, payment, state)]
+    moved = await ctx.payments.mark_open(
+        payment.pay_id, state, now=ctx.clock(), from_states=from_states, events=events, **values
+    )
+    if moved:
+        ctx.journal.changed(events)
+    return moved
 
 
 def shop_notice(ctx: Context, final: Payment) -> ShopNotice | None:

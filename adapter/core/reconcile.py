@@ -24,10 +24,10 @@ from typing import TypeVar
 
 from adapter.core.context import Context
 from adapter.core.operations import cancel_unsettled, settle
-from adapter.core.outcomes import refresh_from_inquiry
+from adapter.core.outcomes import keep_open, refresh_from_inquiry
 from adapter.core.retries import Budget
 from adapter.errors import LockBusy
-from adapter.model import Payment, PaymentState
+from adapter.model import Event, Hop, Payment, PaymentState
 from adapter.store.operations import DueStep
 from adapter.store.payments import DuePayment
 
@@ -70,8 +70,9 @@ async def _work_through(
     async def run(due: Due) -> None:
         nonlocal settled
         try:
-            if await work(due):
-                settled += 1
+            with ctx.journal.unit():
+                if await work(due):
+                    settled += 1
         except Exception:
             log.exception("reconciling %s failed", due)
         finally:
@@ -94,11 +95,28 @@ async def _check_payment(ctx: Context, due: DuePayment) -> bool:
     refreshed = await refresh_from_inquiry(ctx, payment)
     if not refreshed.state.is_final and refreshed.created_at <= expired:
         refreshed = await _cancel_expired(ctx, refreshed)
+    _looked(ctx, payment, refreshed.state.value, due.checks)
     if refreshed.state.is_final:
-        log.info("reconciled pay_id=%s state=%s", refreshed.pay_id, refreshed.state)
         return True
     await ctx.payments.checked(payment.pay_id, next_check_at=next_check(ctx, due.checks))
     return False
+
+
+def _looked(ctx: Context, payment: Payment, found: str, checks: int, xid: str = "") -> None:
+    detail: dict[str, str | int] = {"look": checks + 1}
+    if xid:
+        detail["xid"] = xid
+    ctx.journal.note(
+        Event(
+            ctx.clock(),
+            Hop.RECONCILER,
+            "look",
+            found,
+            pay_id=payment.pay_id,
+            merchant_id=payment.merchant_id,
+            detail=detail,
+        )
+    )
 
 
 async def _cancel_expired(ctx: Context, payment: Payment) -> Payment:
@@ -125,8 +143,8 @@ async def _resend_step(ctx: Context, due: DueStep) -> bool:
             current = await settle(ctx, payment, current, budget=Budget(STEP_BUDGET_SECONDS))
     except LockBusy:
         current = step
+    _looked(ctx, payment, f"{step.kind.value} {current.state.value}", due.checks, step.xid)
     if current.state.is_final:
-        log.info("reconciled %s xid=%s state=%s", step.kind, step.xid, current.state)
         return True
     await ctx.operations.checked(step.xid, next_check_at=next_check(ctx, due.checks))
     return False
@@ -139,9 +157,7 @@ async def _mark_cut_short(ctx: Context) -> None:
     cut_short = now - timedelta(seconds=2 * ctx.settings.pay_budget_seconds)
     for payment in await ctx.payments.new_payments_created_before(cut_short):
         log.warning("payment %s: its pay attempts were cut short, reconciling it", payment.pay_id)
-        await ctx.payments.mark_open(
-            payment.pay_id, PaymentState.UNKNOWN, now=now, from_states=[PaymentState.NEW]
-        )
+        await keep_open(ctx, payment, PaymentState.UNKNOWN, from_states=[PaymentState.NEW])
 
 
 async def reconcile_once(ctx: Context) -> int:

@@ -20,6 +20,8 @@ class ShopDelivery:
     url: str
     pairs: list[tuple[str, str]]
     method: Literal["post", "get"]
+    code: str  # the Paygate Code inside, for the journal
+    pay_id: str | None = None  # None for a refused request that never became a payment
 
 
 class ResultBuilder:
@@ -93,7 +95,7 @@ class ResultBuilder:
             custom=details.custom,
             plain=details.plain,
         )
-        return ShopDelivery(url, pairs, merchant.return_method)
+        return ShopDelivery(url, pairs, merchant.return_method, result.code, payment.pay_id)
 
     def notice(self, merchant: Merchant, payment: Payment) -> ShopNotice | None:
         """The URLNotify POST that tells the shop the payment's (final) state; None without a

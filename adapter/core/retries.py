@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import TypeVar
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_before_delay
@@ -23,6 +24,9 @@ LONGEST_PAUSE_SECONDS = 2.0
 SHORTEST_ATTEMPT_SECONDS = 1.0  # a call with less time than this cannot get an answer
 
 T = TypeVar("T")
+
+# Which attempt the running call is (1 for the first), for the journal and the logs.
+current_attempt: ContextVar[int] = ContextVar("upstream_attempt", default=1)
 
 
 class Budget:
@@ -48,4 +52,12 @@ async def until_definite(budget: Budget, call: Callable[[], Awaitable[T]]) -> T:
         stop=stop_before_delay(max(budget.left() - SHORTEST_ATTEMPT_SECONDS, 0.0)),
         reraise=True,
     )
-    return await retrying(call)
+    attempts = 0
+
+    async def numbered() -> T:
+        nonlocal attempts
+        attempts += 1
+        current_attempt.set(attempts)
+        return await call()
+
+    return await retrying(numbered)

@@ -9,12 +9,28 @@ from adapter.core.checkout import ErrorPage, pay_id_from_token
 from adapter.core.context import Context
 from adapter.core.outcomes import refresh_from_inquiry
 from adapter.core.results import ShopDelivery
+from adapter.model import Event, Hop
 
 INQUIRY_INTERVAL_SECONDS = 0.5
 
 
 async def handle_return(ctx: Context, token: str) -> ShopDelivery | ErrorPage:
     """Final state → URLSuccess/URLFailure; still open after a short wait → AUTHORIZE_REQUEST."""
+    received = ctx.clock()
+    outcome = await _handle_return(ctx, token)
+    ctx.journal.note(
+        Event(
+            at=received,
+            hop=Hop.SHOP_REQUEST,
+            name="return",
+            outcome=outcome.code,
+            pay_id=outcome.pay_id if isinstance(outcome, ShopDelivery) else None,
+        )
+    )
+    return outcome
+
+
+async def _handle_return(ctx: Context, token: str) -> ShopDelivery | ErrorPage:
     pay_id = pay_id_from_token(ctx, token)
     payment = await ctx.payments.get(pay_id) if pay_id else None
     merchant = ctx.settings.merchant(payment.merchant_id) if payment else None

@@ -22,7 +22,7 @@ from adapter.core.context import Context
 from adapter.core.inquire import inquire
 from adapter.core.operations import run_step
 from adapter.mapping import PaygateResult
-from adapter.model import Payment
+from adapter.model import Event, Hop, Payment
 from adapter.paygate.errors import Category, PaygateError
 from adapter.paygate.fields import Fields
 from adapter.paygate.operations import (
@@ -51,12 +51,19 @@ _NO_ECHO = Echo(pay_id="", trans_id="", ref_nr="", user_data="")
 class Answer:
     body: str
     final: bool  # only a final answer is kept for ReqId replay
+    code: str | None  # the Paygate Code; None for a replayed answer (the bytes are opaque)
+    status: str = "FAILED"
+
+
+def _plain_error(ctx: Context, merchant_id: str, error: PaygateError) -> Answer:
+    code = ctx.codes.error_code(error.category, error.parameter)
+    body = plain_error_body(merchant_id, "FAILED", code, plain_description(error.reason))
+    return Answer(body, final=True, code=code)
 
 
 def plain_error(ctx: Context, merchant_id: str, error: PaygateError) -> str:
     """The answer when no merchant key is known: plain, as the original does."""
-    code = ctx.codes.error_code(error.category, error.parameter)
-    return plain_error_body(merchant_id, "FAILED", code, plain_description(error.reason))
+    return _plain_error(ctx, merchant_id, error).body
 
 
 def _encrypted(
@@ -83,7 +90,9 @@ def _encrypted(
     length, data = encrypt_response(
         fields, merchant.signing_key.reveal_bytes(), ctx.results.cipher(merchant)
     )
-    return Answer(s2s_body(length, data), final=not result.is_pending)
+    return Answer(
+        s2s_body(length, data), final=not result.is_pending, code=result.code, status=result.status
+    )
 
 
 def _refusal(ctx: Context, merchant: Merchant, echo: Echo, error: PaygateError) -> Answer:
@@ -148,7 +157,7 @@ async def _replayed(
             case Finished() | Busy() if claim.fingerprint != request.fingerprint:
                 return _encrypted(ctx, merchant, echo, ctx.codes.adapter("req_id_reused"))
             case Finished(body=body):
-                return Answer(body, final=True)
+                return Answer(body, final=True, code=None, status="replayed")
             case Busy():
                 if time.monotonic() >= give_up:
                     return _encrypted(ctx, merchant, echo, ctx.codes.adapter("request_in_progress"))
@@ -167,20 +176,47 @@ async def _replayed(
     return answer
 
 
+@dataclass(frozen=True)
+class _Handled:
+    """An answer, with whom and what it was about, as far as the request proved it."""
+
+    answer: Answer
+    merchant_id: str | None = None
+    pay_id: str | None = None  # only once the MAC verified
+
+
 async def handle_operation(ctx: Context, endpoint: Endpoint, outer: Fields) -> str:
-    """The answer body for one S2S request."""
+    """The answer body for one S2S request; the request is journalled (inquire: counted only)."""
+    received = ctx.clock()
+    handled = await _operation(ctx, endpoint, outer)
+    ctx.journal.note(
+        Event(
+            at=received,
+            hop=Hop.SHOP_REQUEST,
+            name=endpoint.value,
+            outcome=handled.answer.code,
+            pay_id=handled.pay_id,
+            merchant_id=handled.merchant_id,
+            detail={"status": handled.answer.status},
+        ),
+        keep=endpoint is not Endpoint.INQUIRE,  # read-only: its rows would only be noise
+    )
+    return handled.answer.body
+
+
+async def _operation(ctx: Context, endpoint: Endpoint, outer: Fields) -> _Handled:
     try:
         merchant_id = outer_merchant_id(outer)
     except PaygateError as error:
-        return plain_error(ctx, "", error)
+        return _Handled(_plain_error(ctx, "", error))
     merchant = ctx.settings.merchant(merchant_id)
     if merchant is None:
         unknown = PaygateError(Category.NOT_ALLOWED, "MerchantID", "MerchantID is not known")
-        return plain_error(ctx, merchant_id, unknown)
+        return _Handled(_plain_error(ctx, merchant_id, unknown))
     try:
         raw = decode_request(outer, ctx.results.cipher(merchant))
     except PaygateError as error:
-        return _refusal(ctx, merchant, _NO_ECHO, error).body
+        return _Handled(_refusal(ctx, merchant, _NO_ECHO, error), merchant_id)
     echo = Echo.of(raw.fields)
     try:
         payment = await _merchant_payment(ctx, merchant, echo.pay_id)
@@ -196,11 +232,15 @@ async def handle_operation(ctx: Context, endpoint: Endpoint, outer: Fields) -> s
             )
             request = validate_operation_request(raw, endpoint)
         except PaygateError as error:
-            return _refusal(ctx, merchant, echo, error).body
+            return _Handled(_refusal(ctx, merchant, echo, error), merchant_id)
+        pay_id = payment.pay_id if payment else None
         if request.req_id is None:
-            return (await _answer(ctx, merchant, request, echo, payment)).body
-        return (await _replayed(ctx, merchant, request, echo, payment, request.req_id)).body
+            answer = await _answer(ctx, merchant, request, echo, payment)
+        else:
+            answer = await _replayed(ctx, merchant, request, echo, payment, request.req_id)
+        return _Handled(answer, merchant_id, pay_id)
     except Exception:
         # Whatever broke, a step may have been stored: never FAILED, the repeat tells.
         log.exception("%s for merchant %s failed", endpoint.value, merchant.merchant_id)
-        return _encrypted(ctx, merchant, echo, ctx.codes.adapter("operation_pending")).body
+        pending = ctx.codes.adapter("operation_pending")
+        return _Handled(_encrypted(ctx, merchant, echo, pending), merchant_id)

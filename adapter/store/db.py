@@ -52,8 +52,12 @@ class Database:
     asyncpg (``run_sync``) and transactions run side by side.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, *, before_commit: Callable[[Connection], None] | None = None
+    ) -> None:
         self.url = normalise_url(url)
+        # Runs last in every write transaction (the journal writes the events riding along).
+        self._before_commit = before_commit
         self._sqlite: Engine | None = None
         self._postgres: AsyncEngine | None = None
         if self.url.startswith("sqlite"):
@@ -80,10 +84,16 @@ class Database:
         """Run ``work`` in one transaction: committed if it returns, rolled back if it raises."""
         if self._sqlite is not None:
             with self._sqlite.begin() as conn:
-                return work(conn)
+                return self._then_commit(conn, work)
         assert self._postgres is not None
         async with self._postgres.begin() as conn:
-            return await conn.run_sync(work)
+            return await conn.run_sync(lambda sync: self._then_commit(sync, work))
+
+    def _then_commit(self, conn: Connection, work: Callable[[Connection], T]) -> T:
+        result = work(conn)
+        if self._before_commit is not None:
+            self._before_commit(conn)
+        return result
 
     async def dispose(self) -> None:
         if self._sqlite is not None:

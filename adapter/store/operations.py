@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Select, Update, bindparam, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from adapter.model import (
     OPEN_OPERATION_STATES,
     OPEN_STATES,
+    Event,
     Operation,
     OperationDetails,
     OperationKind,
@@ -32,6 +33,7 @@ from adapter.model import (
     ShopNotice,
 )
 from adapter.store.db import Database
+from adapter.store.journal import write_events
 from adapter.store.leases import claim_due
 from adapter.store.payments import queue_notification
 from adapter.store.tables import operations, payments
@@ -146,6 +148,14 @@ class DueStep:
     checks: int
 
 
+def _changed(conn: Connection, statement: Update, events: Sequence[Event]) -> bool:
+    """Run a conditional update; its events are written only if it changed the row."""
+    if conn.execute(statement).rowcount != 1:
+        return False
+    write_events(conn, events)
+    return True
+
+
 class OperationStore:
     """All credit/reversal persistence; each method is one transaction.
 
@@ -163,7 +173,9 @@ class OperationStore:
         except IntegrityError:
             return Refusal.DUPLICATE
 
-    async def reserve_credit(self, op: Operation, *, paid: int) -> Reservation:
+    async def reserve_credit(
+        self, op: Operation, *, paid: int, events: Sequence[Event] = ()
+    ) -> Reservation:
         """Insert the credit unless the payment is not SUCCESS or it would exceed ``paid``."""
 
         def work(conn: Connection) -> Reservation:
@@ -184,11 +196,12 @@ class OperationStore:
             if int(taken) + op.amount > paid:
                 return Refusal.EXCEEDS
             conn.execute(insert(operations).values(**_values(op, self.first_check_after)))
+            write_events(conn, events)
             return Reserved(op)
 
         return await self._reserve(work)
 
-    async def reserve_reversal(self, op: Operation) -> Reservation:
+    async def reserve_reversal(self, op: Operation, *, events: Sequence[Event] = ()) -> Reservation:
         """Mark the payment cancel-requested and insert the reversal, or join an open one."""
         reversible = [s.value for s in (*OPEN_STATES, PaymentState.SUCCESS)]
 
@@ -217,6 +230,7 @@ class OperationStore:
                 .values(cancel_requested=True, updated_at=op.created_at)
             )
             conn.execute(insert(operations).values(**_values(op, self.first_check_after)))
+            write_events(conn, events)
             return Reserved(op)
 
         return await self._reserve(work)
@@ -262,22 +276,24 @@ class OperationStore:
         """The payment's steps, oldest first."""
         return await self._all(_STEPS_OF_PAYMENT, pay_id=pay_id)
 
-    async def mark_unknown(self, xid: str, *, now: datetime) -> None:
+    async def mark_unknown(self, xid: str, *, now: datetime, events: Sequence[Event] = ()) -> bool:
         statement = (
             update(operations)
             .where(operations.c.xid == xid, operations.c.state.in_(_OPEN))
             .values(state=OperationState.UNKNOWN.value, updated_at=now)
         )
-        await self.db.write(lambda conn: conn.execute(statement))
+        return await self.db.write(lambda conn: _changed(conn, statement, events))
 
-    async def refund_instead(self, xid: str, *, now: datetime) -> None:
+    async def refund_instead(
+        self, xid: str, *, now: datetime, events: Sequence[Event] = ()
+    ) -> bool:
         """Settle this open reversal by a refund of the payment from now on."""
         statement = (
             update(operations)
             .where(operations.c.xid == xid, operations.c.state.in_(_OPEN))
             .values(refund_instead=True, updated_at=now)
         )
-        await self.db.write(lambda conn: conn.execute(statement))
+        return await self.db.write(lambda conn: _changed(conn, statement, events))
 
     async def finish(
         self,
@@ -287,11 +303,17 @@ class OperationStore:
         now: datetime,
         result_code: str,
         alipay_id: str | None = None,
+        events: Sequence[Event] = (),
     ) -> bool:
         """Record a credit's final state; False if it was already final (nothing written)."""
-        return await self.db.write(
-            lambda conn: _finish(conn, xid, state, now, result_code, alipay_id)
-        )
+
+        def work(conn: Connection) -> bool:
+            if not _finish(conn, xid, state, now, result_code, alipay_id):
+                return False
+            write_events(conn, events)
+            return True
+
+        return await self.db.write(work)
 
     async def complete_reversal(
         self,
@@ -301,6 +323,7 @@ class OperationStore:
         result_code: str,
         notice: ShopNotice | None,
         alipay_id: str | None = None,
+        events: Sequence[Event] = (),
     ) -> bool:
         """The cancel succeeded: the payment ends CANCELLED.
 
@@ -312,6 +335,7 @@ class OperationStore:
         def work(conn: Connection) -> bool:
             if not _finish(conn, op.xid, OperationState.SUCCESS, now, result_code, alipay_id):
                 return False
+            write_events(conn, events)
             from_open = conn.execute(
                 update(payments)
                 .where(
@@ -336,12 +360,15 @@ class OperationStore:
 
         return await self.db.write(work)
 
-    async def fail_reversal(self, op: Operation, *, now: datetime, result_code: str) -> bool:
+    async def fail_reversal(
+        self, op: Operation, *, now: datetime, result_code: str, events: Sequence[Event] = ()
+    ) -> bool:
         """The cancel definitely did not happen: the payment may go on as before."""
 
         def work(conn: Connection) -> bool:
             if not _finish(conn, op.xid, OperationState.FAILED, now, result_code):
                 return False
+            write_events(conn, events)
             conn.execute(
                 update(payments)
                 .where(payments.c.pay_id == op.pay_id)

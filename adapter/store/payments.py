@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,8 +24,9 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from adapter.errors import DuplicateTransID
-from adapter.model import Payment, PaymentState, ShopDetails, ShopNotice
+from adapter.model import Event, Payment, PaymentState, ShopDetails, ShopNotice
 from adapter.store.db import Database
+from adapter.store.journal import write_events
 from adapter.store.leases import Leases, claim_due, new_owner
 from adapter.store.tables import notifications, notify_attempts, payments
 
@@ -125,7 +126,7 @@ class PaymentStore:
         self.owner = owner or new_owner()
         self.first_check_after = first_check_after
 
-    async def insert(self, payment: Payment) -> None:
+    async def insert(self, payment: Payment, *, events: Sequence[Event] = ()) -> None:
         values = {
             "pay_id": payment.pay_id,
             "merchant_id": payment.merchant_id,
@@ -141,8 +142,13 @@ class PaymentStore:
             "updated_at": payment.updated_at,
             "next_check_at": payment.created_at + self.first_check_after,
         }
+
+        def work(conn: Connection) -> None:
+            conn.execute(insert(payments).values(**values))
+            write_events(conn, events)
+
         try:
-            await self.db.write(lambda conn: conn.execute(insert(payments).values(**values)))
+            await self.db.write(work)
         except IntegrityError:
             raise DuplicateTransID(payment.trans_id) from None
 
@@ -167,6 +173,7 @@ class PaymentStore:
         *,
         now: datetime,
         from_states: Collection[PaymentState],
+        events: Sequence[Event] = (),
         **values: Any,
     ) -> bool:
         """Move a still-open payment to another open state (PENDING or UNKNOWN)."""
@@ -178,8 +185,14 @@ class PaymentStore:
             )
             .values(state=state.value, updated_at=now, **values)
         )
-        result = await self.db.write(lambda conn: conn.execute(statement))
-        return result.rowcount == 1
+
+        def work(conn: Connection) -> bool:
+            if conn.execute(statement).rowcount != 1:
+                return False
+            write_events(conn, events)
+            return True
+
+        return await self.db.write(work)
 
     async def finalize(
         self,
@@ -189,6 +202,7 @@ class PaymentStore:
         now: datetime,
         from_states: Collection[PaymentState],
         notice: ShopNotice | None,
+        events: Sequence[Event] = (),
         **values: Any,
     ) -> bool:
         """Apply a final state and queue its one shop notification, atomically.
@@ -210,6 +224,7 @@ class PaymentStore:
                 return False
             if notice is not None:
                 queue_notification(conn, pay_id, state, notice, now)
+            write_events(conn, events)
             return True
 
         return await self.db.write(work)

@@ -161,3 +161,22 @@ request_replays = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 Index("ix_request_replays_age", request_replays.c.state, request_replays.c.created_at)
+
+# The event journal: one row per hop of a payment (model.Event), the timeline's source of truth.
+events = Table(
+    "events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", UTCDateTime, nullable=False),
+    Column("hop", String(16), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("outcome", String(64)),
+    Column("pay_id", String(32)),
+    Column("merchant_id", String(30)),
+    Column("actor", String(64), nullable=False),
+    Column("detail", Text),  # JSON
+)
+Index("ix_events_payment", events.c.pay_id, events.c.id)
+Index("ix_events_at", events.c.at)

@@ -7,7 +7,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import assert_never
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpcore
 import httpx
@@ -138,8 +138,10 @@ async def alipay_notify(request: Request) -> Response:
             },
             status_code=413,
         )
+    # Alipay+ signed the path of the URL we gave it: behind a proxy that strips a path prefix,
+    # the path received here is shorter, so the configured public one is checked.
     answer = await handle_notification(
-        ctx, uri=request.url.path, headers=dict(request.headers), body=body
+        ctx, uri=urlsplit(ctx.notify_url).path, headers=dict(request.headers), body=body
     )
     return Response(answer.body, headers=answer.headers, media_type="application/json")
 
@@ -158,6 +160,21 @@ class CaseInsensitiveAspx:
         if scope["type"] == "http" and scope["path"].lower().endswith(".aspx"):
             scope = dict(scope, path=scope["path"].lower())
         await self.app(scope, receive, send)
+
+
+class JournalUnits:
+    """Each request is one unit of work: its journal notes ride with its own writes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        ctx: Context = scope["app"].state.ctx
+        with ctx.journal.unit():
+            await self.app(scope, receive, send)
 
 
 def create_app(
@@ -197,4 +214,4 @@ def create_app(
         Route("/alipayplus/notify", alipay_notify, methods=["POST"]),
         Route("/healthz", health),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(CaseInsensitiveAspx)])
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(CaseInsensitiveAspx), Middleware(JournalUnits)])

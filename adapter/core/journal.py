@@ -1,0 +1,148 @@
+"""The event journal as the use cases see it: each hop is reported once, here, and from here it
+is journalled, counted by the metrics and logged (observers), never recomputed elsewhere.
+
+A hop that is not a state change (a shop request answered, an Alipay+ call, a URLNotify
+attempt, a reconciler look) is :meth:`Journal.note`\\ d: it rides with the next write
+transaction of its unit of work, or is written in a batch off the request's path. A state change
+is built here (:func:`payment_event`, :func:`step_event`), written by the store method that
+makes the change, in its transaction, and reported with :meth:`Journal.changed` once applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
+
+from adapter.alipayplus.client import CallReport
+from adapter.core.clock import Clock
+from adapter.core.retries import current_attempt
+from adapter.model import Event, Hop, Operation, OperationState, Payment, PaymentState
+from adapter.store.journal import JournalStore, ride, unit_of_work
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 1.0
+
+Observer = Callable[[Event], None]
+
+
+class Journal:
+    def __init__(
+        self, store: JournalStore, clock: Clock, observers: Sequence[Observer] = ()
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self._observers = list(observers)
+        self._leftovers: list[Event] = []
+
+    def observe(self, observer: Observer) -> None:
+        self._observers.append(observer)
+
+    def note(self, event: Event, *, keep: bool = True) -> None:
+        """A hop: journalled (unless ``keep`` is False: counted and logged only)."""
+        if keep and not ride(event):
+            self._leftovers.append(event)
+        self._report(event)
+
+    def changed(self, events: Sequence[Event]) -> None:
+        """State changes a store method has just written in its transaction."""
+        for event in events:
+            self._report(event)
+
+    def _report(self, event: Event) -> None:
+        for observer in self._observers:
+            try:
+                observer(event)
+            except Exception:
+                log.exception("observer of %s %s failed", event.hop, event.name)
+
+    @contextlib.contextmanager
+    def unit(self) -> Iterator[None]:
+        """A unit of work (a request, a delivery, a look): its notes ride with its writes."""
+        with unit_of_work() as riding:
+            try:
+                yield
+            finally:
+                self._leftovers.extend(riding)
+
+    async def flush(self) -> None:
+        """Write what units left over, in one transaction."""
+        rows, self._leftovers = self._leftovers, []
+        try:
+            await self.store.append(rows)
+        except Exception:
+            self._leftovers[:0] = rows  # kept for the next flush
+            raise
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("writing the journal failed; retrying")
+
+
+def log_event(event: Event) -> None:
+    """One log line per hop, with its correlation keys."""
+    log.info(
+        "%s %s outcome=%s pay_id=%s merchant_id=%s actor=%s %s",
+        event.hop.value,
+        event.name,
+        event.outcome or "-",
+        event.pay_id or "-",
+        event.merchant_id or "-",
+        event.actor,
+        " ".join(f"{key}={value}" for key, value in event.detail.items()),
+    )
+
+
+def call_event(clock: Clock, report: CallReport) -> Event:
+    """One Alipay+ call; its time is when it was sent."""
+    result = report.result
+    detail: dict[str, str | int | None] = {
+        "request_id": report.request_id,
+        "ms": round(report.seconds * 1000),
+        "attempt": current_attempt.get(),
+    }
+    if report.error:
+        detail["error"] = report.error
+    return Event(
+        at=clock() - timedelta(seconds=report.seconds),
+        hop=Hop.ALIPAY_CALL,
+        name=report.api.value,
+        outcome=f"{result.status} {result.code}" if result else "no answer",
+        pay_id=report.payment_request_id or None,
+        detail=detail,
+    )
+
+
+def payment_event(
+    clock: Clock, payment: Payment, state: PaymentState, code: str | None = None
+) -> Event:
+    return Event(
+        at=clock(),
+        hop=Hop.PAYMENT,
+        name=state.value,
+        outcome=code,
+        pay_id=payment.pay_id,
+        merchant_id=payment.merchant_id,
+    )
+
+
+def step_event(
+    clock: Clock, step: Operation, state: OperationState | str, code: str | None = None
+) -> Event:
+    """``state`` is the step's new state, or what happened to it (``refund_instead``)."""
+    return Event(
+        at=clock(),
+        hop=Hop.STEP,
+        name=f"{step.kind.value} {state}",  # e.g. "credit SUCCESS"
+        outcome=code,
+        pay_id=step.pay_id,
+        merchant_id=step.merchant_id,
+        detail={"xid": step.xid},
+    )
