@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import sys
 from collections.abc import Coroutine
@@ -27,18 +28,26 @@ from adapter.alipayplus.signing import (
 from adapter.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Settings, load_settings
 from adapter.core.attention import Attention, find_attention, report
 from adapter.errors import ConfigError
-from adapter.mapping import ResultCodes, load_mapping
+from adapter.mapping import MAPPING_ENV, ResultCodes, load_mapping
 from adapter.runtime import open_context
 from adapter.sandbox.app import create_sandbox_app
 from adapter.sandbox.config import SandboxClient, SandboxConfig
+from adapter.store.db import migrate, serves_one_process
 from adapter.web.app import create_app
 
 DEMO_MERCHANT = "DemoShop"
 DEMO_CLIENT_ID = "SANDBOX_DEMO_CLIENT"
 
 
-def _server(app: Any, host: str, port: int) -> uvicorn.Server:
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+def _server(app: Any, host: str, port: int, *, grace: float | None = None) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=None if grace is None else int(grace + 0.999),
+    )
     return uvicorn.Server(config)
 
 
@@ -68,13 +77,44 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM or Ctrl+C: then take no new requests and no new background work,
+    and give what is under way ``shutdown_grace_seconds`` to finish."""
     try:
         settings = load_settings(args.config)
         codes = load_mapping(args.mapping)
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 1
-    return _until_stopped(_server(create_app(settings, codes), args.host, args.port).serve())
+    grace = settings.shutdown_grace_seconds
+    if args.workers == 1:
+        app = create_app(settings, codes)
+        return _until_stopped(_server(app, args.host, args.port, grace=grace).serve())
+    if serves_one_process(settings.database_url):
+        print(
+            "--workers needs PostgreSQL: SQLite is for one process "
+            "(set adapter.database_url to postgresql://…, or serve with one worker)",
+            file=sys.stderr,
+        )
+        return 2
+    asyncio.run(migrate(settings.database_url))  # once, before the workers start
+    # The workers are new processes: they read the same files, named in their environment.
+    os.environ[CONFIG_ENV] = str(
+        Path(args.config or os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_PATH)).resolve()
+    )
+    if args.mapping:
+        os.environ[MAPPING_ENV] = str(Path(args.mapping).resolve())
+    uvicorn.run(
+        "adapter.web.app:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=int(grace + 0.999),
+    )
+    print("Stopped. Goodbye.", flush=True)
+    return 0
 
 
 async def _attention_in(settings: Settings, codes: ResultCodes, now: datetime) -> Attention:
@@ -232,6 +272,13 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paygate-adapter", description=__doc__)
     parser.add_argument("--mapping", default=None, help="mapping.yaml (default: the project's)")
@@ -241,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     _config_option(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="worker processes (more than one needs PostgreSQL)",
+    )
     p.set_defaults(func=serve)
 
     p = commands.add_parser("demo", help="adapter + Alipay+ sandbox + demo shop on SQLite")

@@ -329,6 +329,13 @@ class _AdapterSection(_Model):
     req_id_answer_days: Annotated[float, Field(gt=0)] = Field(
         30.0, description="days a ReqId's answer is replayed byte for byte"
     )
+    journal_days: Annotated[float, Field(gt=0)] = Field(
+        400.0, description="days the event journal keeps every hop of a payment"
+    )
+    shutdown_grace_seconds: Seconds = Field(
+        30.0,
+        description="on SIGTERM, seconds to finish requests and deliveries under way",
+    )
 
     @field_validator("reconcile_after_seconds")
     @classmethod

@@ -17,6 +17,8 @@ import yaml
 from adapter.errors import ConfigError
 from adapter.resources import DEFAULT_MAPPING
 
+MAPPING_ENV = "PAYGATE_ADAPTER_MAPPING"  # another mapping.yaml than the packaged one
+
 PaygateStatus = Literal["OK", "FAILED", "AUTHORIZE_REQUEST"]
 TERMINAL_TYPES = frozenset({"WEB", "WAP", "APP", "MINI_APP"})
 _CODE = re.compile(r"^[0246][0-9A-F]{3}[0-9A-Z]{4}$")

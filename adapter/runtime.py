@@ -99,19 +99,27 @@ async def open_context(
 async def running_workers(
     ctx: Context, *, notify_backend: httpcore.AsyncNetworkBackend | None = None
 ) -> AsyncIterator[OutboxWorker]:
-    """The outbox delivery and the reconciler, running until the block ends."""
+    """The outbox delivery, the reconciler and the journal's writer, until the block ends.
+
+    Then they take no new work, and what is under way gets ``shutdown_grace_seconds`` to end
+    (a delivery, a reconciler look); what is still running after that is cancelled, giving its
+    leases back.
+    """
     worker = OutboxWorker(ctx, network_backend=notify_backend)
-    tasks = [
+    background = [
         asyncio.create_task(worker.run(), name="outbox"),
         asyncio.create_task(run_reconciler(ctx), name="reconciler"),
-        asyncio.create_task(ctx.journal.run(), name="journal"),
     ]
+    journal = asyncio.create_task(ctx.journal.run(), name="journal")
     try:
         yield worker
     finally:
-        for task in tasks:
+        ctx.stopping.set()
+        ctx.outbox_wakeup.set()
+        _, late = await asyncio.wait(background, timeout=ctx.settings.shutdown_grace_seconds)
+        for task in [*late, journal]:
             task.cancel()
-        for task in tasks:
+        for task in [*background, journal]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await worker.aclose()

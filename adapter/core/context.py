@@ -32,6 +32,8 @@ class Context:
     journal: Journal  # every hop: journalled, counted, logged
     clock: Clock = utc_now
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when the process shuts down: background work takes nothing new and finishes.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def return_url(self, token: str) -> str:
         return f"{self.settings.public_url}/alipayplus/return/{token}"

@@ -51,6 +51,7 @@ class OutboxWorker:
             )
             for allow_private in (False, True)
         }
+        self._recorded: set[int] = set()  # ids of this pass whose attempt is recorded
 
     async def deliver(self, notification: Notification) -> None:
         with self.ctx.journal.unit():
@@ -118,6 +119,7 @@ class OutboxWorker:
             delivered=delivered,
             next_attempt_at=next_attempt_at,
         )
+        self._recorded.add(notification.id)
 
     def _body(self, notification: Notification, merchant: Merchant, payment: Payment) -> str:
         if notification.body is not None:
@@ -129,18 +131,29 @@ class OutboxWorker:
 
     async def run_once(self) -> int:
         due = await self.ctx.payments.claim_due_notifications(now=self.ctx.clock(), lease=LEASE)
-        await asyncio.gather(*(self.deliver(n) for n in due))
+        try:
+            await asyncio.gather(*(self.deliver(n) for n in due))
+        except asyncio.CancelledError:
+            # Cut short by shutdown: give back what was not recorded, for another process now
+            # rather than after the lease (a delivery already sent is repeated: at least once).
+            unrecorded = [n.id for n in due if n.id not in self._recorded]
+            await asyncio.shield(self.ctx.payments.release_notifications(unrecorded))
+            raise
+        finally:
+            self._recorded.difference_update(n.id for n in due)
         return len(due)
 
     async def run(self) -> None:
-        while True:
+        """Deliver until the process stops; a delivery under way is finished first."""
+        ctx = self.ctx
+        while not ctx.stopping.is_set():
             try:
                 await self.run_once()
             except Exception:
                 log.exception("outbox pass failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.ctx.outbox_wakeup.wait(), POLL_SECONDS)
-            self.ctx.outbox_wakeup.clear()
+                await asyncio.wait_for(ctx.outbox_wakeup.wait(), POLL_SECONDS)
+            ctx.outbox_wakeup.clear()
 
     async def aclose(self) -> None:
         for client in self._clients.values():

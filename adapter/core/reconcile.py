@@ -16,6 +16,7 @@ the payment's lock, so a live request and every reconciler never send the same s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -79,7 +80,7 @@ async def _work_through(
             slots.release()
 
     async with asyncio.TaskGroup() as group:
-        while True:
+        while not ctx.stopping.is_set():
             batch = await claim(limit)
             for due in batch:
                 await slots.acquire()
@@ -180,13 +181,29 @@ async def settle_open_steps(ctx: Context) -> int:
     return await _work_through(ctx, claim, lambda due: _resend_step(ctx, due))
 
 
+async def _forget_old(ctx: Context) -> None:
+    """Stored ReqId answers and journal rows past their retention."""
+    now, settings = ctx.clock(), ctx.settings
+    await ctx.replays.forget_finished_before(now - timedelta(days=settings.req_id_answer_days))
+    await ctx.journal.store.forget_before(now - timedelta(days=settings.journal_days))
+
+
 async def run_reconciler(ctx: Context) -> None:
-    while True:
-        await asyncio.sleep(ctx.settings.reconcile_interval_seconds)
+    """A pass every ``reconcile_interval_seconds`` until the process stops; a pass under way
+    claims nothing new once it does, and finishes what it claimed."""
+    settings = ctx.settings
+    while not ctx.stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ctx.stopping.wait(), settings.reconcile_interval_seconds)
+        if ctx.stopping.is_set():
+            break
         try:
             await reconcile_once(ctx)
             await settle_open_steps(ctx)
-            keep = timedelta(days=ctx.settings.req_id_answer_days)
-            await ctx.replays.forget_finished_before(ctx.clock() - keep)
+            now = ctx.clock()
+            await ctx.replays.forget_finished_before(
+                now - timedelta(days=settings.req_id_answer_days)
+            )
+            await ctx.journal.store.forget_before(now - timedelta(days=settings.journal_days))
         except Exception:
             log.exception("reconciliation pass failed")

@@ -28,6 +28,11 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def serves_one_process(url: str) -> bool:
+    """SQLite: one process only (its single writer is serialised inside that process)."""
+    return normalise_url(url).startswith("sqlite")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the one writer; NORMAL is durable across process crashes
@@ -60,7 +65,7 @@ class Database:
         self._before_commit = before_commit
         self._sqlite: Engine | None = None
         self._postgres: AsyncEngine | None = None
-        if self.url.startswith("sqlite"):
+        if serves_one_process(self.url):
             self._sqlite = create_sync_engine(self.url.replace("+aiosqlite", "+pysqlite", 1))
             event.listen(self._sqlite, "connect", _sqlite_pragmas)
         else:

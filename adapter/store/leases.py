@@ -90,14 +90,14 @@ class Leases:
         rows = conn.execute(statement).mappings().all()
         return sorted(rows, key=lambda row: row[oldest_first.name])  # RETURNING has no order
 
-    def release(self, conn: Connection, where: ColumnElement[bool], *, owner: str) -> bool:
-        """Give the row back, only if ``owner`` still holds it; False otherwise."""
+    def release(self, conn: Connection, where: ColumnElement[bool], *, owner: str) -> int:
+        """Give back the rows ``where`` selects that ``owner`` still holds; how many."""
         released = conn.execute(
             update(self.table)
             .where(and_(where, self.held_by(owner)))
             .values(lease_owner=None, lease_until=None)
         )
-        return released.rowcount == 1
+        return int(released.rowcount)
 
 
 def claim_due(

@@ -285,6 +285,15 @@ class PaymentStore:
 
         await self.db.write(work)
 
+    async def release_notifications(self, ids: Sequence[int]) -> None:
+        """Give back this process's leases on these notifications (it stops before their turn)."""
+        if not ids:
+            return
+        where = notifications.c.id.in_(ids)
+        await self.db.write(
+            lambda conn: _NOTIFICATION_LEASES.release(conn, where, owner=self.owner)
+        )
+
     async def notifications_for(self, pay_id: str) -> list[Notification]:
         query = (
             select(notifications)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import assert_never
@@ -19,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapter import resources
-from adapter.config import Settings
+from adapter.config import Settings, load_settings
 from adapter.core.checkout import ErrorPage, Redirect, start_checkout
 from adapter.core.clock import Clock, utc_now
 from adapter.core.context import Context
@@ -27,7 +28,7 @@ from adapter.core.notify import handle_notification
 from adapter.core.results import ShopDelivery
 from adapter.core.returns import handle_return
 from adapter.core.s2s import handle_operation, plain_error
-from adapter.mapping import ResultCodes
+from adapter.mapping import MAPPING_ENV, ResultCodes, load_mapping
 from adapter.net.resolver import Resolver
 from adapter.net.urls import parse_shop_url
 from adapter.paygate.errors import PaygateError
@@ -214,4 +215,16 @@ def create_app(
         Route("/alipayplus/notify", alipay_notify, methods=["POST"]),
         Route("/healthz", health),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(CaseInsensitiveAspx), Middleware(JournalUnits)])
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(CaseInsensitiveAspx), Middleware(JournalUnits)],
+    )
+
+
+def app_from_environment() -> Starlette:
+    """The app of a worker process that ``serve --workers`` started: the configuration and the
+    mapping are the files named in its environment; the parent has migrated already."""
+    return create_app(
+        load_settings(), load_mapping(os.environ.get(MAPPING_ENV)), run_migrations=False
+    )
