@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import secrets
+import signal
 import sys
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
@@ -51,9 +52,18 @@ def _server(app: Any, host: str, port: int, *, grace: float | None = None) -> uv
     return uvicorn.Server(config)
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived (uvicorn raises it again once its graceful shutdown is done)."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def _until_stopped(serving: Coroutine[Any, Any, object]) -> int:
-    """Serve until Ctrl+C or SIGTERM; uvicorn shuts down gracefully, then re-raises the signal."""
-    with contextlib.suppress(KeyboardInterrupt):
+    """Serve until Ctrl+C or SIGTERM, then say goodbye and exit 0 (the stop was asked for)."""
+    signal.signal(signal.SIGTERM, _terminated)
+    with contextlib.suppress(KeyboardInterrupt, _Terminated):
         asyncio.run(serving)
     print("Stopped. Goodbye.", flush=True)
     return 0
@@ -103,16 +113,18 @@ def serve(args: argparse.Namespace) -> int:
     )
     if args.mapping:
         os.environ[MAPPING_ENV] = str(Path(args.mapping).resolve())
-    uvicorn.run(
-        "adapter.web.app:app_from_environment",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=int(grace + 0.999),
-    )
+    signal.signal(signal.SIGTERM, _terminated)
+    with contextlib.suppress(KeyboardInterrupt, _Terminated):
+        uvicorn.run(
+            "adapter.web.app:app_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=int(grace + 0.999),
+        )
     print("Stopped. Goodbye.", flush=True)
     return 0
 
