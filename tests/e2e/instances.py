@@ -54,6 +54,8 @@ def create_proxy(upstreams: Sequence[str], strip_prefix: str = "") -> Starlette:
                 )
             except httpx.ConnectError:
                 continue  # that instance is down: the next one
+            except httpx.TransportError:
+                return Response("the instance went away", 502)  # a POST is not re-sent
             kept = {k: v for k, v in answer.headers.items() if k not in _HOP_HEADERS}
             return Response(answer.content, answer.status_code, headers=kept)
         return Response("no instance answered", 502)

@@ -26,7 +26,7 @@ def _failure(message: Message, timeout: float) -> AssertionError:
 
 
 def wait_until(
-    condition: Callable[[], T],
+    condition: Callable[[], T | None],
     *,
     timeout: float = DEFAULT_TIMEOUT,
     message: Message = "the condition never held",
@@ -43,7 +43,7 @@ def wait_until(
 
 
 async def wait_until_async(
-    condition: Callable[[], Awaitable[T]],
+    condition: Callable[[], Awaitable[T | None]],
     *,
     timeout: float = DEFAULT_TIMEOUT,
     message: Message = "the condition never held",
