@@ -11,6 +11,7 @@ import os
 import secrets
 import signal
 import sys
+import tempfile
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,8 @@ from adapter.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Settings, load_setti
 from adapter.core.attention import Attention, find_attention, report
 from adapter.errors import ConfigError
 from adapter.mapping import MAPPING_ENV, ResultCodes, load_mapping
+from adapter.observability.logs import LOG_FORMAT_ENV, LOG_LEVEL_ENV, configure_logging
+from adapter.observability.metrics import MULTIPROCESS_ENV
 from adapter.runtime import open_context
 from adapter.sandbox.app import create_sandbox_app
 from adapter.sandbox.config import SandboxClient, SandboxConfig
@@ -65,8 +68,13 @@ def _until_stopped(serving: Coroutine[Any, Any, object]) -> int:
     signal.signal(signal.SIGTERM, _terminated)
     with contextlib.suppress(KeyboardInterrupt, _Terminated):
         asyncio.run(serving)
-    print("Stopped. Goodbye.", flush=True)
+    _goodbye()
     return 0
+
+
+def _goodbye() -> None:
+    # A log line, so that a JSON log stays JSON from its first line to its last.
+    logging.getLogger("adapter.cli").info("Stopped. Goodbye.")
 
 
 def check_config(args: argparse.Namespace) -> int:
@@ -107,7 +115,10 @@ def serve(args: argparse.Namespace) -> int:
         )
         return 2
     asyncio.run(migrate(settings.database_url))  # once, before the workers start
-    # The workers are new processes: they read the same files, named in their environment.
+    # The workers are new processes: they read the same files, named in their environment,
+    # log the same way, and add their metrics up in one directory.
+    os.environ[LOG_FORMAT_ENV], os.environ[LOG_LEVEL_ENV] = args.log_format, args.log_level
+    os.environ.setdefault(MULTIPROCESS_ENV, tempfile.mkdtemp(prefix="paygate-metrics-"))
     os.environ[CONFIG_ENV] = str(
         Path(args.config or os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_PATH)).resolve()
     )
@@ -125,7 +136,7 @@ def serve(args: argparse.Namespace) -> int:
             access_log=False,
             timeout_graceful_shutdown=int(grace + 0.999),
         )
-    print("Stopped. Goodbye.", flush=True)
+    _goodbye()
     return 0
 
 
@@ -284,6 +295,9 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
 def _positive(text: str) -> int:
     number = int(text)
     if number < 1:
@@ -306,6 +320,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="worker processes (more than one needs PostgreSQL)",
     )
+    p.add_argument(
+        "--log-format",
+        choices=["json", "console"],
+        default="json",
+        help="json: one JSON object per line (default); console: for people",
+    )
+    p.add_argument("--log-level", default="INFO", type=str.upper, choices=_LEVELS)
     p.set_defaults(func=serve)
 
     p = commands.add_parser("demo", help="adapter + Alipay+ sandbox + demo shop on SQLite")
@@ -338,10 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # One line per upstream request is noise next to our own outcome lines, and costs time.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
+    configure_logging(getattr(args, "log_format", "console"), getattr(args, "log_level", "INFO"))
     code: int = args.func(args)
     return code
 

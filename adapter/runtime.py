@@ -16,13 +16,15 @@ from adapter.alipayplus.client import AlipayPlusClient, ClientSettings
 from adapter.config import AlipayConnection, Settings
 from adapter.core.clock import Clock, utc_now
 from adapter.core.context import Context
-from adapter.core.journal import Journal, call_event, log_event
+from adapter.core.journal import Journal, call_event
 from adapter.core.locks import DatabasePaymentLocks, LocalPaymentLocks, PaymentLocks
 from adapter.core.outbox import OutboxWorker
 from adapter.core.reconcile import run_reconciler
 from adapter.core.results import ResultBuilder
 from adapter.mapping import ResultCodes
 from adapter.net.resolver import Resolver, SystemResolver
+from adapter.observability.logs import log_hop
+from adapter.observability.metrics import RECONCILER_PASS, count_hop
 from adapter.store.db import Database, migrate
 from adapter.store.journal import JournalStore, write_riding
 from adapter.store.leases import new_owner
@@ -69,7 +71,7 @@ async def open_context(
         locks = LocalPaymentLocks()  # SQLite serves one process
     else:
         locks = DatabasePaymentLocks(payments, ttl=lock_lease(settings), clock=clock)
-    journal = Journal(JournalStore(db), clock, [log_event])
+    journal = Journal(JournalStore(db), clock, [log_hop, count_hop])
     client = AlipayPlusClient(
         client_settings(settings.alipay),
         transport=alipay_transport,
@@ -108,7 +110,9 @@ async def running_workers(
     worker = OutboxWorker(ctx, network_backend=notify_backend)
     background = [
         asyncio.create_task(worker.run(), name="outbox"),
-        asyncio.create_task(run_reconciler(ctx), name="reconciler"),
+        asyncio.create_task(
+            run_reconciler(ctx, on_pass=RECONCILER_PASS.observe), name="reconciler"
+        ),
     ]
     journal = asyncio.create_task(ctx.journal.run(), name="journal")
     try:

@@ -17,7 +17,18 @@ ALLOWED = {
     "alipayplus": {"errors"},
     "model": set(),
     "store": {"errors", "model"},
-    "core": {"alipayplus", "config", "errors", "mapping", "model", "net", "paygate", "store"},
+    "observability": {"model"},
+    "core": {
+        "alipayplus",
+        "config",
+        "errors",
+        "mapping",
+        "model",
+        "net",
+        "observability",
+        "paygate",
+        "store",
+    },
 }
 
 

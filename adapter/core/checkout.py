@@ -20,6 +20,7 @@ from adapter.core.retries import Budget, until_definite
 from adapter.core.urls import allowed_url, notify_target
 from adapter.errors import DuplicateTransID, UpstreamUnknown
 from adapter.model import Event, Hop, Payment, PaymentState, ShopDetails
+from adapter.observability.logs import bind_correlation
 from adapter.paygate.errors import Category, PaygateError
 from adapter.paygate.fields import Fields
 from adapter.paygate.request import (
@@ -279,8 +280,10 @@ async def _checkout(ctx: Context, outer: Fields) -> CheckoutOutcome:
     except PaygateError as error:
         return _failure_delivery(ctx, merchant, raw, error)
 
+    bind_correlation(merchant_id=merchant.merchant_id, trans_id=request.trans_id)
     existing = await ctx.payments.by_trans_id(merchant.merchant_id, request.trans_id)
     if existing is not None:
+        bind_correlation(pay_id=existing.pay_id, payment_request_id=existing.payment_request_id)
         return await _resume(ctx, merchant, existing, request)
     now = ctx.clock()
     payment = Payment(
@@ -295,6 +298,7 @@ async def _checkout(ctx: Context, outer: Fields) -> CheckoutOutcome:
         created_at=now,
         updated_at=now,
     )
+    bind_correlation(pay_id=payment.pay_id, payment_request_id=payment.payment_request_id)
     created = [payment_event(ctx.clock, payment, PaymentState.NEW)]
     try:
         await ctx.payments.insert(payment, events=created)

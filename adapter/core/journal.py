@@ -1,5 +1,6 @@
 """The event journal as the use cases see it: each hop is reported once, here, and from here it
-is journalled, counted by the metrics and logged (observers), never recomputed elsewhere.
+is journalled, counted by the metrics and logged (the observers, ``adapter.observability``),
+never recomputed elsewhere.
 
 A hop that is not a state change (a shop request answered, an Alipay+ call, a URLNotify
 attempt, a reconciler look) is :meth:`Journal.note`\\ d: it rides with the next write
@@ -86,25 +87,11 @@ class Journal:
                 log.exception("writing the journal failed; retrying")
 
 
-def log_event(event: Event) -> None:
-    """One log line per hop, with its correlation keys."""
-    log.info(
-        "%s %s outcome=%s pay_id=%s merchant_id=%s actor=%s %s",
-        event.hop.value,
-        event.name,
-        event.outcome or "-",
-        event.pay_id or "-",
-        event.merchant_id or "-",
-        event.actor,
-        " ".join(f"{key}={value}" for key, value in event.detail.items()),
-    )
-
-
 def call_event(clock: Clock, report: CallReport) -> Event:
     """One Alipay+ call; its time is when it was sent."""
     result = report.result
     detail: dict[str, str | int | None] = {
-        "request_id": report.request_id,
+        "alipay_request_id": report.request_id,
         "ms": round(report.seconds * 1000),
         "attempt": current_attempt.get(),
     }

@@ -13,6 +13,7 @@ from adapter.alipayplus.signing import signed_headers
 from adapter.core.context import Context
 from adapter.core.outcomes import apply_payment_result
 from adapter.model import Event, Hop
+from adapter.observability.logs import bind_correlation
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ async def handle_notification(
     except MessageError:
         verdict("PARAM_ILLEGAL")
         return _answer(ctx, uri, _error_body("PARAM_ILLEGAL", "notification not understood"))
+    bind_correlation(payment_request_id=notification.payment_request_id)
     payment = await ctx.payments.get(notification.payment_request_id)
     if payment is None:
         verdict("ORDER_NOT_EXIST")
@@ -70,6 +72,7 @@ async def handle_notification(
     ):
         verdict("PARAM_ILLEGAL", payment.pay_id)
         return _answer(ctx, uri, _error_body("PARAM_ILLEGAL", "paymentAmount differs"))
+    bind_correlation(pay_id=payment.pay_id, merchant_id=payment.merchant_id)
     result = notification.payment_result
     verdict(f"{result.status} {result.code}", payment.pay_id)  # rides with the state it sets
     await apply_payment_result(ctx, payment, result, alipay_payment_id=notification.payment_id)

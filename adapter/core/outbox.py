@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import httpcore
 import httpx
+import structlog
 
 from adapter.config import Merchant
 from adapter.core.context import Context
@@ -54,7 +55,10 @@ class OutboxWorker:
         self._recorded: set[int] = set()  # ids of this pass whose attempt is recorded
 
     async def deliver(self, notification: Notification) -> None:
-        with self.ctx.journal.unit():
+        with (
+            self.ctx.journal.unit(),
+            structlog.contextvars.bound_contextvars(pay_id=notification.pay_id),
+        ):
             await self._deliver(notification)
 
     async def _deliver(self, notification: Notification) -> None:

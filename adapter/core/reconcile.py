@@ -188,9 +188,10 @@ async def _forget_old(ctx: Context) -> None:
     await ctx.journal.store.forget_before(now - timedelta(days=settings.journal_days))
 
 
-async def run_reconciler(ctx: Context) -> None:
+async def run_reconciler(ctx: Context, *, on_pass: Callable[[float], None] | None = None) -> None:
     """A pass every ``reconcile_interval_seconds`` until the process stops; a pass under way
-    claims nothing new once it does, and finishes what it claimed."""
+    claims nothing new once it does, and finishes what it claimed. ``on_pass`` gets each pass's
+    duration in seconds (for the metrics)."""
     settings = ctx.settings
     while not ctx.stopping.is_set():
         with contextlib.suppress(TimeoutError):

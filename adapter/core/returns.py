@@ -10,6 +10,7 @@ from adapter.core.context import Context
 from adapter.core.outcomes import refresh_from_inquiry
 from adapter.core.results import ShopDelivery
 from adapter.model import Event, Hop
+from adapter.observability.logs import bind_correlation
 
 INQUIRY_INTERVAL_SECONDS = 0.5
 
@@ -36,6 +37,7 @@ async def _handle_return(ctx: Context, token: str) -> ShopDelivery | ErrorPage:
     merchant = ctx.settings.merchant(payment.merchant_id) if payment else None
     if payment is None or merchant is None:
         return ErrorPage(ctx.codes.adapter("unknown_payment").code, "this return link is not valid")
+    bind_correlation(merchant_id=payment.merchant_id, pay_id=payment.pay_id)
     deadline = time.monotonic() + ctx.settings.return_wait_seconds
     while not payment.state.is_final:
         payment = await refresh_from_inquiry(ctx, payment)

@@ -23,6 +23,7 @@ from adapter.core.inquire import inquire
 from adapter.core.operations import run_step
 from adapter.mapping import PaygateResult
 from adapter.model import Event, Hop, Payment
+from adapter.observability.logs import bind_correlation
 from adapter.paygate.errors import Category, PaygateError
 from adapter.paygate.fields import Fields
 from adapter.paygate.operations import (
@@ -234,6 +235,7 @@ async def _operation(ctx: Context, endpoint: Endpoint, outer: Fields) -> _Handle
         except PaygateError as error:
             return _Handled(_refusal(ctx, merchant, echo, error), merchant_id)
         pay_id = payment.pay_id if payment else None
+        bind_correlation(merchant_id=merchant_id, trans_id=request.trans_id, pay_id=pay_id)
         if request.req_id is None:
             answer = await _answer(ctx, merchant, request, echo, payment)
         else:

@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, event
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, event, inspect, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -105,6 +106,27 @@ class Database:
             self._sqlite.dispose()
         if self._postgres is not None:
             await self._postgres.dispose()
+
+
+def head_revision() -> str:
+    """The newest migration this code knows."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+async def schema_revision(db: Database) -> str | None:
+    """The migration the database is at (a round trip); None before the first."""
+
+    def read(conn: Connection) -> str | None:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return None if version is None else str(version)
+
+    return await db.read(read)
 
 
 def _upgrade(url: str, revision: str) -> None:

@@ -97,7 +97,8 @@ _PAYMENT_BY_ID = select(payments).where(payments.c.pay_id == bindparam("pay_id")
 
 _PAYMENT_LEASES = Leases(payments)
 _NOTIFICATION_LEASES = Leases(notifications)
-_RECONCILED = [PaymentState.PENDING.value, PaymentState.UNKNOWN.value]
+_RECONCILED_STATES = (PaymentState.PENDING, PaymentState.UNKNOWN)
+_RECONCILED = [s.value for s in _RECONCILED_STATES]
 
 
 @dataclass(frozen=True)
@@ -387,6 +388,33 @@ class PaymentStore:
             .values(next_check_at=next_check_at, checks=payments.c.checks + 1)
         )
         await self.db.write(lambda conn: conn.execute(statement))
+
+    async def levels(self, now: datetime) -> tuple[dict[str, int], dict[str, int], int]:
+        """For the metrics: notifications pending and dead, open payments by state, and how
+        many open payments are due for the reconciler."""
+        notification_counts = (
+            select(notifications.c.status, func.count())
+            .where(notifications.c.status.in_(["pending", "dead"]))
+            .group_by(notifications.c.status)
+        )
+        open_states = [s.value for s in (PaymentState.NEW, *_RECONCILED_STATES)]
+        payment_counts = (
+            select(payments.c.state, func.count())
+            .where(payments.c.state.in_(open_states))
+            .group_by(payments.c.state)
+        )
+        due = (
+            select(func.count())
+            .select_from(payments)
+            .where(payments.c.state.in_(_RECONCILED), payments.c.next_check_at <= now)
+        )
+
+        def read(conn: Connection) -> tuple[dict[str, int], dict[str, int], int]:
+            queued = {str(k): int(v) for k, v in conn.execute(notification_counts).all()}
+            open_ = {str(k): int(v) for k, v in conn.execute(payment_counts).all()}
+            return queued, open_, int(conn.execute(due).scalar_one())
+
+        return await self.db.read(read)
 
     async def count(self) -> int:
         query = select(func.count()).select_from(payments)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import assert_never
@@ -12,12 +13,14 @@ from urllib.parse import urlencode, urlsplit
 
 import httpcore
 import httpx
+import structlog
 from starlette.applications import Starlette
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapter import resources
 from adapter.config import Settings, load_settings
@@ -31,9 +34,13 @@ from adapter.core.s2s import handle_operation, plain_error
 from adapter.mapping import MAPPING_ENV, ResultCodes, load_mapping
 from adapter.net.resolver import Resolver
 from adapter.net.urls import parse_shop_url
+from adapter.observability.logs import LOG_FORMAT_ENV, LOG_LEVEL_ENV, configure_logging
+from adapter.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from adapter.observability.metrics import exposition, set_levels
 from adapter.paygate.errors import PaygateError
 from adapter.paygate.operations import Endpoint
 from adapter.runtime import open_context, running_workers
+from adapter.store.db import head_revision, schema_revision
 from adapter.web.params import BodyTooLarge, read_body, read_params
 
 log = logging.getLogger(__name__)
@@ -148,7 +155,36 @@ async def alipay_notify(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
+    """Liveness: the process answers."""
     return JSONResponse({"status": "ok"})
+
+
+async def ready(request: Request) -> Response:
+    """Readiness: configuration and mapping loaded (or the app would not run), the database
+    answers, and its schema is at the migration this code expects; 503 with the reason."""
+    ctx = _context(request)
+    try:
+        revision = await schema_revision(ctx.payments.db)
+    except Exception as exc:
+        # Only the error's class: its text can carry the database URL and its password.
+        return JSONResponse(
+            {"status": "unavailable", "reason": f"database: {type(exc).__name__}"}, 503
+        )
+    expected = head_revision()
+    if revision != expected:
+        reason = f"schema at {revision}, this code needs {expected}: run paygate-adapter migrate"
+        return JSONResponse({"status": "unavailable", "reason": reason}, 503)
+    return JSONResponse({"status": "ready", "schema": revision})
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition; the database levels are read now."""
+    ctx = _context(request)
+    try:
+        set_levels(*await ctx.payments.levels(ctx.clock()))
+    except Exception:
+        log.exception("reading the metrics' levels failed")
+    return Response(exposition(), media_type=METRICS_CONTENT_TYPE)
 
 
 class CaseInsensitiveAspx:
@@ -161,6 +197,32 @@ class CaseInsensitiveAspx:
         if scope["type"] == "http" and scope["path"].lower().endswith(".aspx"):
             scope = dict(scope, path=scope["path"].lower())
         await self.app(scope, receive, send)
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+class RequestIds:
+    """Every request has an id: the caller's ``X-Request-ID`` if it is sane, else a new one. It
+    is bound to every log line of the request and sent back."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id", "")
+        request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["x-request-id"] = request_id
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            await self.app(scope, receive, send_with_id)
 
 
 class JournalUnits:
@@ -214,17 +276,24 @@ def create_app(
         Route("/alipayplus/return/{token}", shopper_return, methods=["GET", "POST"]),
         Route("/alipayplus/notify", alipay_notify, methods=["POST"]),
         Route("/healthz", health),
+        Route("/readyz", ready),
+        Route("/metrics", metrics),
     ]
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(CaseInsensitiveAspx), Middleware(JournalUnits)],
+        middleware=[
+            Middleware(RequestIds),
+            Middleware(CaseInsensitiveAspx),
+            Middleware(JournalUnits),
+        ],
     )
 
 
 def app_from_environment() -> Starlette:
-    """The app of a worker process that ``serve --workers`` started: the configuration and the
-    mapping are the files named in its environment; the parent has migrated already."""
+    """The app of a worker process that ``serve --workers`` started: the configuration, the
+    mapping and the logging are named in its environment; the parent has migrated already."""
+    configure_logging(os.environ.get(LOG_FORMAT_ENV, "json"), os.environ.get(LOG_LEVEL_ENV, "INFO"))
     return create_app(
         load_settings(), load_mapping(os.environ.get(MAPPING_ENV)), run_migrations=False
     )

@@ -214,7 +214,9 @@ def _check_no_double_sends(it: Instances, killed_at: float) -> None:
         budget = float(str(SETTINGS["operation_budget_seconds"]))
         if at[0] <= killed_at <= at[0] + budget + 1:
             in_flight_at_kill[api] += 1
-    print(f"re-sends by API: {dict(extra)}; first sent shortly before the kill: {in_flight_at_kill}")
+    print(
+        f"re-sends by API: {dict(extra)}; first sent shortly before the kill: {in_flight_at_kill}"
+    )
     for api, faults in RESENT_BY_FAULTS.items():
         assert extra[api] <= faults + in_flight_at_kill[api], (api, extra, in_flight_at_kill)
 

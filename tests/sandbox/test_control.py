@@ -53,10 +53,18 @@ async def test_calls_are_counted_per_api_and_request_id(acqp: Acqp, sim: Sim) ->
     await acqp.call("inquiryPayment", {"paymentRequestId": "p1"})
     await acqp.call("refund", refund_body("p1", "r1"))
     await acqp.call("pay", b"{broken")
-    assert await sim.ok("GET", "/calls") == {
+    calls = await sim.ok("GET", "/calls")
+    times = calls.pop("times")
+    assert calls == {
         "by_api": {"pay": 3, "inquiryPayment": 1, "refund": 1},
         "by_request_id": {"p1": {"pay": 2, "inquiryPayment": 1}, "r1": {"refund": 1}},
     }
+    assert {key: len(at) for key, at in times.items()} == {
+        "pay p1": 2,
+        "inquiryPayment p1": 1,
+        "refund r1": 1,
+    }
+    assert times["pay p1"] == sorted(times["pay p1"])
 
 
 async def test_the_clock_advance_moves_the_simulated_now(sim: Sim) -> None:
@@ -100,7 +108,7 @@ async def test_reset_forgets_payments_faults_calls_notifications_and_the_clock(
     before = await sim.advance(86400)
     await sim.ok("POST", "/reset")
     assert (await sim.request("GET", "/payments/p1")).status_code == 404
-    assert await sim.ok("GET", "/calls") == {"by_api": {}, "by_request_id": {}}
+    assert await sim.ok("GET", "/calls") == {"by_api": {}, "by_request_id": {}, "times": {}}
     assert await sim.attempts() == []
     assert await sim.advance(0) < before
     assert await acqp.code("pay", pay_body("p1")) == "PAYMENT_IN_PROCESS"

@@ -1,0 +1,114 @@
+"""Structured logs: one event per hop, JSON lines (or a readable console form for the demo).
+
+Every line, the adapter's own and those of uvicorn, Alembic and httpx, goes through the same
+processors: the request id and the correlation keys bound for the request (``merchant_id``,
+``trans_id``, ``pay_id``, ``payment_request_id``), a timestamp, the level, and a redaction step
+that masks anything secret by its name (keys, MACs, Data, passwords, cookies). Nothing logs key
+material on purpose (keys are :class:`adapter.secret.Secret`); redaction is the second line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+from adapter.model import Event
+
+LOG_FORMAT_ENV = "PAYGATE_LOG_FORMAT"  # for worker processes, which have no command line
+LOG_LEVEL_ENV = "PAYGATE_LOG_LEVEL"
+CORRELATION_KEYS = ("request_id", "merchant_id", "trans_id", "pay_id", "payment_request_id")
+
+# Field names whose values never reach a log line, in any letter case.
+_SECRET_NAMES = re.compile(
+    r"(key|secret|token|password|passwd|mac|signature|authorization|cookie|csrf|"
+    r"^data$|^len$|ccnr|cccvc|ccexpiry|cvv|cvc|pan$|card)",
+    re.IGNORECASE,
+)
+MASK = "***"
+
+hop_log = structlog.get_logger("adapter.hop")
+
+
+def redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Mask every value whose key names something secret (nested mappings too)."""
+    _redact(event_dict)
+    return event_dict
+
+
+def _redact(values: MutableMapping[str, Any]) -> None:
+    for key, value in list(values.items()):
+        if key != "event" and _SECRET_NAMES.search(key):
+            values[key] = MASK
+        elif isinstance(value, Mapping):
+            values[key] = copy = dict(value)
+            _redact(copy)
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact,
+    ]
+
+
+def configure_logging(log_format: str = "json", level: str = "INFO") -> None:
+    """Route structlog and the standard library's logging through one JSON (or console) output."""
+    renderer: Processor = (
+        structlog.processors.JSONRenderer()
+        if log_format != "console"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    shared = _shared_processors()
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # One line per upstream request is noise next to our own hop lines, and costs time.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+def bind_correlation(**keys: str | None) -> None:
+    """Bind correlation keys for the rest of this request's (task's) log lines."""
+    structlog.contextvars.bind_contextvars(**{k: v for k, v in keys.items() if v})
+
+
+def log_hop(event: Event) -> None:
+    """The journal observer: one log line per hop, with what the journal row holds."""
+    fields: dict[str, object] = {
+        "name": event.name,
+        "outcome": event.outcome,
+        "pay_id": event.pay_id,
+        "merchant_id": event.merchant_id,
+        "actor": event.actor,
+        **event.detail,
+    }
+    # What the event does not know is left to the keys bound for the request.
+    hop_log.info(event.hop.value, **{k: v for k, v in fields.items() if v is not None})

@@ -1,0 +1,81 @@
+"""Structured logs: JSON lines, a request id and the correlation keys on every hop, no secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import structlog
+
+from adapter.model import Event, Hop
+from adapter.observability.logs import MASK, bind_correlation, configure_logging, log_hop
+from tests.e2e.instances import running_instances
+from tests.e2e.test_instances import _paid_payment
+from tests.support.models import NOW
+from tests.support.s2s import S2SClient
+from tests.support.waiting import wait_until
+
+
+@pytest.fixture
+def captured(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
+    """Logs configured as ``serve`` does, into the test's stderr (configured in the test's own
+    phase: the handler keeps the stream it is given)."""
+    yield capsys
+    logging.getLogger().handlers.clear()
+    structlog.reset_defaults()
+
+
+def _lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_a_hop_is_one_json_line_with_the_correlation_keys_bound_for_the_request(
+    captured: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("json", "DEBUG")
+    with structlog.contextvars.bound_contextvars(request_id="r-1"):
+        bind_correlation(merchant_id="Shop", trans_id="T-1", pay_id="p" * 32)
+        log_hop(Event(NOW, Hop.SHOP_REQUEST, "credit", "00000000", detail={"status": "OK"}))
+        structlog.contextvars.clear_contextvars()
+    (line,) = _lines(captured.readouterr().err)
+    assert line["event"] == "shop_request"
+    assert (line["request_id"], line["merchant_id"], line["trans_id"]) == ("r-1", "Shop", "T-1")
+    assert (line["name"], line["outcome"], line["status"]) == ("credit", "00000000", "OK")
+    assert {"timestamp", "level", "logger"} <= set(line)
+
+
+def test_values_named_like_secrets_never_reach_a_line_nor_do_standard_library_ones(
+    captured: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("json", "DEBUG")
+    structlog.get_logger("t").info("x", hmac_key="k1", Data="ABCDEF", mac="M", password="p")
+    logging.getLogger("other").warning("plain %s", "text")
+    first, second = _lines(captured.readouterr().err)
+    assert [first[k] for k in ("hmac_key", "Data", "mac", "password")] == [MASK] * 4
+    assert second["event"] == "plain text" and second["level"] == "warning"
+
+
+def test_every_line_of_a_served_adapter_parses_and_hops_carry_their_keys(tmp_path: Path) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path}/adapter.sqlite3"
+    settings = {"operation_budget_seconds": 3, "reconcile_after_seconds": 4}
+    with running_instances(tmp_path, database, count=1, adapter_settings=settings) as it:
+        pay_id = _paid_payment(it, "T-LOG")
+        with httpx.Client(timeout=30) as http:
+            response = http.get(f"{it.public_url}/healthz", headers={"x-request-id": "probe-7"})
+            assert response.headers["x-request-id"] == "probe-7"
+            S2SClient(it.shop, it.public_url, http).credit(pay_id, "T-LOG-C", "100")
+        adapter = it.adapters[0]
+        wait_until(lambda: '"credit SUCCESS"' in adapter.output(), message="no credit logged")
+    lines = _lines(adapter.output())
+    hops = [line for line in lines if line.get("logger") == "adapter.hop"]
+    credit = next(h for h in hops if h["event"] == "shop_request" and h["name"] == "credit")
+    assert credit["merchant_id"] == it.shop.merchant_id
+    assert credit["trans_id"] == "T-LOG-C" and credit["pay_id"] == pay_id
+    assert isinstance(credit["request_id"], str) and credit["request_id"]
+    assert all(h.get("request_id") for h in hops if h["event"] == "shop_request")
+    assert it.shop.hmac_key not in adapter.output()
+    assert it.shop.blowfish_key not in adapter.output()
