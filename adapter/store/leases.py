@@ -9,7 +9,7 @@ Taking a lease is one conditional UPDATE, atomic on SQLite and PostgreSQL alike.
 at once selects them with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent claimers divide
 the rows between them instead of queueing behind each other (SQLite has one writer anyway).
 
-Rows the reconciler revisits on a schedule carry a due time instead (:func:`claim_due`): claiming
+Rows the reconciler revisits on a schedule carry a due time instead (:class:`Schedule`): claiming
 them pushes the due time ahead, which is a lease without an owner. Another process's pass skips
 them meanwhile, and if the claimer dies they simply fall due again.
 """
@@ -100,28 +100,43 @@ class Leases:
         return int(released.rowcount)
 
 
-def claim_due(
-    conn: Connection,
-    table: Table,
-    where: ColumnElement[bool],
-    *,
-    due: Column[datetime],
-    now: datetime,
-    hold_for: timedelta,
-    limit: int,
-) -> list[RowMapping]:
-    """Take up to ``limit`` rows matching ``where`` whose ``due`` time has come, earliest first,
-    pushing it ``hold_for`` ahead; the claimer sets the real next due time when it is done."""
-    (key,) = table.primary_key.columns
-    is_due = and_(where, due <= now)
-    candidates = (
-        select(key).where(is_due).order_by(due).limit(limit).with_for_update(skip_locked=True)
-    )
-    statement = (
-        update(table)
-        .where(key.in_(candidates.scalar_subquery()), is_due)
-        .values({due.name: now + hold_for})
-        .returning(*table.c)
-    )
-    rows = conn.execute(statement).mappings().all()
-    return sorted(rows, key=lambda row: row["created_at"])
+@dataclass(frozen=True)
+class Schedule:
+    """The reconciler's schedule columns of one table: ``next_check_at`` and ``checks``."""
+
+    table: Table
+
+    def claim(
+        self,
+        conn: Connection,
+        where: ColumnElement[bool],
+        *,
+        now: datetime,
+        hold_for: timedelta,
+        limit: int,
+    ) -> list[RowMapping]:
+        """Take up to ``limit`` rows matching ``where`` whose due time has come, earliest first,
+        pushing it ``hold_for`` ahead; the claimer sets the next due time when it is done."""
+        (key,) = self.table.primary_key.columns
+        due = self.table.c.next_check_at
+        is_due = and_(where, due <= now)
+        candidates = (
+            select(key).where(is_due).order_by(due).limit(limit).with_for_update(skip_locked=True)
+        )
+        statement = (
+            update(self.table)
+            .where(key.in_(candidates.scalar_subquery()), is_due)
+            .values(next_check_at=now + hold_for)
+            .returning(*self.table.c)
+        )
+        rows = conn.execute(statement).mappings().all()
+        return sorted(rows, key=lambda row: row["created_at"])
+
+    def checked(self, conn: Connection, row_id: str, next_check_at: datetime) -> None:
+        """The row was looked at once more; it is due again at ``next_check_at``."""
+        (key,) = self.table.primary_key.columns
+        conn.execute(
+            update(self.table)
+            .where(key == row_id)
+            .values(next_check_at=next_check_at, checks=self.table.c.checks + 1)
+        )

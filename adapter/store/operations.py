@@ -34,9 +34,11 @@ from adapter.model import (
 )
 from adapter.store.db import Database
 from adapter.store.journal import write_events
-from adapter.store.leases import claim_due
+from adapter.store.leases import Schedule
 from adapter.store.payments import queue_notification
 from adapter.store.tables import operations, payments
+
+_SCHEDULE = Schedule(operations)
 
 # Credits that count against the paid amount: done ones and those that may still happen.
 _COUNTED = [s.value for s in (*OPEN_OPERATION_STATES, OperationState.SUCCESS)]
@@ -398,25 +400,14 @@ class OperationStore:
         )
 
     async def claim_due(self, *, now: datetime, hold_for: timedelta, limit: int) -> list[DueStep]:
-        """Open steps the reconciler is due to re-send (see ``leases.claim_due``)."""
+        """Open steps the reconciler is due to re-send (see ``leases.Schedule``)."""
         rows = await self.db.write(
-            lambda conn: claim_due(
-                conn,
-                operations,
-                operations.c.state.in_(_OPEN),
-                due=operations.c.next_check_at,
-                now=now,
-                hold_for=hold_for,
-                limit=limit,
+            lambda conn: _SCHEDULE.claim(
+                conn, operations.c.state.in_(_OPEN), now=now, hold_for=hold_for, limit=limit
             )
         )
         return [DueStep(_operation(row), row["checks"]) for row in rows]
 
     async def checked(self, xid: str, *, next_check_at: datetime) -> None:
-        """The reconciler looked at the step; it is due again at ``next_check_at``."""
-        statement = (
-            update(operations)
-            .where(operations.c.xid == xid)
-            .values(next_check_at=next_check_at, checks=operations.c.checks + 1)
-        )
-        await self.db.write(lambda conn: conn.execute(statement))
+        """The reconciler looked at it; it is due again at ``next_check_at``."""
+        await self.db.write(lambda conn: _SCHEDULE.checked(conn, xid, next_check_at))

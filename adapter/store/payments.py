@@ -27,7 +27,7 @@ from adapter.errors import DuplicateTransID
 from adapter.model import Event, Payment, PaymentState, ShopDetails, ShopNotice
 from adapter.store.db import Database
 from adapter.store.journal import write_events
-from adapter.store.leases import Leases, claim_due, new_owner
+from adapter.store.leases import Leases, Schedule, new_owner
 from adapter.store.tables import notifications, notify_attempts, payments
 
 
@@ -96,6 +96,7 @@ _PAYMENT_BY_ID = select(payments).where(payments.c.pay_id == bindparam("pay_id")
 
 
 _PAYMENT_LEASES = Leases(payments)
+_SCHEDULE = Schedule(payments)
 _NOTIFICATION_LEASES = Leases(notifications)
 _RECONCILED_STATES = (PaymentState.PENDING, PaymentState.UNKNOWN)
 _RECONCILED = [s.value for s in _RECONCILED_STATES]
@@ -366,28 +367,17 @@ class PaymentStore:
     async def claim_due(
         self, *, now: datetime, hold_for: timedelta, limit: int
     ) -> list[DuePayment]:
-        """Open payments the reconciler is due to look at (see ``leases.claim_due``)."""
+        """Open payments the reconciler is due to look at (see ``leases.Schedule``)."""
         rows = await self.db.write(
-            lambda conn: claim_due(
-                conn,
-                payments,
-                payments.c.state.in_(_RECONCILED),
-                due=payments.c.next_check_at,
-                now=now,
-                hold_for=hold_for,
-                limit=limit,
+            lambda conn: _SCHEDULE.claim(
+                conn, payments.c.state.in_(_RECONCILED), now=now, hold_for=hold_for, limit=limit
             )
         )
         return [DuePayment(_payment(row), row["checks"]) for row in rows]
 
     async def checked(self, pay_id: str, *, next_check_at: datetime) -> None:
-        """The reconciler looked at the payment; it is due again at ``next_check_at``."""
-        statement = (
-            update(payments)
-            .where(payments.c.pay_id == pay_id)
-            .values(next_check_at=next_check_at, checks=payments.c.checks + 1)
-        )
-        await self.db.write(lambda conn: conn.execute(statement))
+        """The reconciler looked at it; it is due again at ``next_check_at``."""
+        await self.db.write(lambda conn: _SCHEDULE.checked(conn, pay_id, next_check_at))
 
     async def levels(self, now: datetime) -> tuple[dict[str, int], dict[str, int], int]:
         """For the metrics: notifications pending and dead, open payments by state, and how
