@@ -9,7 +9,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from adapter.core.attention import Attention, find_attention
@@ -35,6 +35,7 @@ from adapter.store.queries import (
 log = logging.getLogger(__name__)
 
 RESEND_CONCURRENCY = 8
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -321,12 +322,17 @@ class Overview:
 
 
 async def overview(ctx: Context, *, window: timedelta, slices: int) -> Overview:
-    """The last ``window`` in ``slices`` slices, and what stands now."""
+    """The last ``window`` in ``slices`` slices, and what stands now. Slices start on whole
+    multiples of their length (hours on the hour, days at midnight UTC); the last one is the
+    current, partial one."""
     now = ctx.clock()
-    slice_seconds = max(1, int(window.total_seconds()) // slices)
-    since = now - timedelta(seconds=slice_seconds * slices)
+    length = timedelta(seconds=max(1, int(window.total_seconds()) // slices))
+    until = EPOCH + -((EPOCH - now) // length) * length  # the end of the current slice
+    since = until - slices * length
     read = queries(ctx)
-    buckets, volumes = await read.activity(since=since, until=now, slice_seconds=slice_seconds)
+    buckets, volumes = await read.activity(
+        since=since, until=until, slice_seconds=int(length.total_seconds())
+    )
     return Overview(
         now=now,
         since=since,

@@ -214,4 +214,8 @@ def create_app(
         Route("/alipayplus/notify", alipay_notify, methods=["POST"]),
         Route("/healthz", health),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(CaseInsensitiveAspx), Middleware(JournalUnits)])
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(CaseInsensitiveAspx), Middleware(JournalUnits)],
+    )
