@@ -104,9 +104,10 @@ class PaymentPage:
 class Backlog(StrEnum):
     """Which shop notifications a list shows."""
 
+    FAILED = "failed"  # failing or dead: not delivered, at least one attempt failed
     FAILING = "failing"  # not delivered yet, at least one attempt failed; retries are due
     DEAD = "dead"  # the retries ran out
-    UNDELIVERED = "undelivered"  # both, and those not tried yet
+    UNDELIVERED = "undelivered"  # failing, dead, and those not tried yet
 
 
 @dataclass(frozen=True)
@@ -293,6 +294,8 @@ def _backlog_filter(backlog: Backlog) -> ColumnElement[bool]:
         return status == "dead"
     if backlog is Backlog.FAILING:
         return and_(status == "pending", notifications.c.attempts > 0)
+    if backlog is Backlog.FAILED:
+        return and_(status.in_(["pending", "dead"]), notifications.c.attempts > 0)
     return status.in_(["pending", "dead"])
 
 

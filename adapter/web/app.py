@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapter import resources
 from adapter.config import Settings
+from adapter.console import console_routes
 from adapter.core.checkout import ErrorPage, Redirect, start_checkout
 from adapter.core.clock import Clock, utc_now
 from adapter.core.context import Context
@@ -213,6 +214,7 @@ def create_app(
         Route("/alipayplus/return/{token}", shopper_return, methods=["GET", "POST"]),
         Route("/alipayplus/notify", alipay_notify, methods=["POST"]),
         Route("/healthz", health),
+        *console_routes(settings, clock=clock),
     ]
     return Starlette(
         routes=routes,

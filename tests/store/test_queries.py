@@ -192,6 +192,7 @@ async def test_backlog_lists_failing_and_dead_notifications_with_their_latest_at
 
     assert await ids(Backlog.FAILING) == [failing]
     assert await ids(Backlog.DEAD) == [dead]
+    assert await ids(Backlog.FAILED) == [dead, failing]
     assert await ids(Backlog.UNDELIVERED) == [dead, failing, untried]  # newest first
     assert await ids(Backlog.UNDELIVERED, merchant_id="Other") == [dead]
     assert await ids(Backlog.UNDELIVERED, pay_id=f"{1:032x}") == [untried]
