@@ -10,12 +10,14 @@ from __future__ import annotations
 import functools
 import secrets
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import Select
 
 from adapter.alipayplus.signing import generate_private_key, private_key_pem, public_key_pem
 from adapter.config import load_settings
@@ -56,6 +58,12 @@ class ConsoleStack(Stack):
     @property
     def console_url(self) -> str:
         return f"{self.adapter_url}/console"
+
+    def column(self, query: Select[Any]) -> list[str]:
+        # On a thread of its own: Playwright's sync API keeps an event loop running in the
+        # test's thread, where asyncio.run refuses to start another.
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(super().column, query).result()
 
 
 def _merchant(keys: ShopKeys, shop_port: int, reference: str) -> dict[str, Any]:
