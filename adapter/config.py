@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
+from argon2 import extract_parameters
+from argon2.exceptions import InvalidHashError
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from pydantic import (
@@ -279,6 +281,74 @@ class AlipayConnection(_Model):
     )
 
 
+def _is_argon2_hash(text: str) -> bool:
+    try:
+        extract_parameters(text)
+    except InvalidHashError:
+        return False
+    return True
+
+
+def _operator_listed_once(name: str, info: ValidationInfo) -> str:
+    if info.context is not None:
+        seen: set[str] = info.context.setdefault("operator_names", set())
+        if name in seen:
+            raise _problem("listed twice")
+        seen.add(name)
+    return name
+
+
+OperatorName = Annotated[
+    Text,
+    _matches(r"[A-Za-z0-9_.@-]{1,64}", "use 1-64 letters, digits, '_', '.', '@' or '-'"),
+    AfterValidator(_operator_listed_once),
+]
+PasswordHash = Annotated[
+    Text,
+    _must(_is_argon2_hash, "must be an argon2 hash, as printed by paygate-adapter hash-password"),
+]
+
+
+class Operator(_Model):
+    """Someone who may log in to the console; every action is journalled with the name."""
+
+    name: OperatorName = Field(description="the operator's login name", examples=["alice"])
+    password_hash: PasswordHash = Field(
+        repr=False,
+        description="argon2, printed by `paygate-adapter hash-password`",
+        examples=[
+            "$argon2id$v=19$m=65536,t=3,p=4$Z6lZkLJDBxZv3mNKjMNqVg$"
+            "xSPUAnbyMNXIGdZWJgCr6Pdz8wY4RB/UoVYGxyNKn4E"
+        ],
+    )
+
+
+class Console(_Model):
+    """The operators' web console under ``/console/``."""
+
+    operators: tuple[Operator, ...] = Field(
+        (),
+        strict=False,  # a YAML list
+        description="who may log in; without operators the console is off (404)",
+    )
+    session_hours: Annotated[float, Field(gt=0, le=720)] = Field(
+        8.0, description="hours a login lasts before the operator logs in again"
+    )
+    login_attempts: int = Field(
+        5, ge=1, description="failed logins from one address, or for one name, before a lockout"
+    )
+    lockout_seconds: Seconds = Field(
+        900.0, description="seconds failed logins are counted, and a lockout lasts"
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.operators)
+
+    def operator(self, name: str) -> Operator | None:
+        return next((op for op in self.operators if op.name == name), None)
+
+
 class _AdapterSection(_Model):
     """The ``adapter:`` section; :class:`Settings` adds what the other sections hold."""
 
@@ -362,6 +432,7 @@ class Settings(_AdapterSection):
     alipay: AlipayConnection
     merchants: Mapping[str, Merchant]  # by merchant_id
     max_body_bytes: int = Field(65536, gt=0, description="largest request body read, in bytes")
+    console: Console = Console()
 
     def merchant(self, merchant_id: str) -> Merchant | None:
         return self.merchants.get(merchant_id)
@@ -374,6 +445,9 @@ class _ConfigFile(_Model):
     alipayplus: AlipayConnection = Field(description="the connection to Alipay+")
     merchants: Annotated[tuple[Merchant, ...], NonEmpty] = Field(
         strict=False, description="the shops, each with its own keys"
+    )
+    console: Console = Field(
+        Console(), description="the operators' web console under /console/ (off without operators)"
     )
 
 
@@ -429,6 +503,7 @@ def parse_settings(
         **dict(file.adapter),
         alipay=file.alipayplus,
         merchants={merchant.merchant_id: merchant for merchant in file.merchants},
+        console=file.console,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +40,21 @@ class Notification:
     status: str  # pending | delivered | dead (the schedule ran out)
     attempts: int
     body: str | None  # None only for rows queued before bodies were stored (revision 0005)
+
+
+@dataclass(frozen=True)
+class NotificationSelection:
+    """Undelivered notifications an operator picked: by id, by payment, by merchant; with
+    ``dead_only`` only those whose retries ran out. At least one part must be set."""
+
+    ids: tuple[int, ...] = ()
+    pay_id: str | None = None
+    merchant_id: str | None = None
+    dead_only: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.ids or self.pay_id or self.merchant_id or self.dead_only)
 
 
 def _payment(row: RowMapping) -> Payment:
@@ -295,6 +310,72 @@ class PaymentStore:
         await self.db.write(
             lambda conn: _NOTIFICATION_LEASES.release(conn, where, owner=self.owner)
         )
+
+    async def requeue_notifications(
+        self,
+        selection: NotificationSelection,
+        *,
+        now: datetime,
+        hold_for: timedelta | None,
+        event_for: Callable[[Notification, str], Event],
+    ) -> list[Notification]:
+        """Make the selected undelivered notifications due now, with their retry schedule as it
+        stands (a dead one gets one attempt; if that fails it is dead again); each gets the event
+        ``event_for(notification, merchant_id)``, in the same transaction.
+
+        A notification being delivered right now is left alone. With ``hold_for`` the rows are
+        leased to this store's owner, so that no outbox takes them while the caller delivers them
+        itself; without, the next outbox pass does.
+        """
+        if selection.is_empty:
+            raise ValueError("select notifications by id, payment, merchant or dead_only")
+        where = [
+            notifications.c.status.in_(["dead"] if selection.dead_only else ["pending", "dead"]),
+            _NOTIFICATION_LEASES.free(now),
+        ]
+        if selection.ids:
+            where.append(notifications.c.id.in_(selection.ids))
+        if selection.pay_id:
+            where.append(notifications.c.pay_id == selection.pay_id)
+        if selection.merchant_id:
+            of_merchant = select(payments.c.pay_id).where(
+                payments.c.merchant_id == selection.merchant_id
+            )
+            where.append(notifications.c.pay_id.in_(of_merchant))
+        chosen = and_(*where)
+        candidates = select(notifications.c.id).where(chosen).with_for_update(skip_locked=True)
+        lease = (
+            {"lease_owner": self.owner, "lease_until": now + hold_for}
+            if hold_for is not None
+            else {"lease_owner": None, "lease_until": None}
+        )
+        statement = (
+            update(notifications)
+            .where(notifications.c.id.in_(candidates.scalar_subquery()), chosen)
+            .values(status="pending", next_attempt_at=now, **lease)
+            .returning(*notifications.c)
+        )
+
+        def work(conn: Connection) -> list[Notification]:
+            requeued = sorted(
+                (_notification(row) for row in conn.execute(statement).mappings()),
+                key=lambda n: n.id,
+            )
+            if not requeued:
+                return []
+            of_payments = select(payments.c.pay_id, payments.c.merchant_id).where(
+                payments.c.pay_id.in_({n.pay_id for n in requeued})
+            )
+            merchant_of = {row.pay_id: row.merchant_id for row in conn.execute(of_payments)}
+            write_events(conn, [event_for(n, merchant_of[n.pay_id]) for n in requeued])
+            return requeued
+
+        return await self.db.write(work)
+
+    async def notification(self, notification_id: int) -> Notification | None:
+        query = select(notifications).where(notifications.c.id == notification_id)
+        row = await self.db.read(lambda conn: conn.execute(query).mappings().first())
+        return _notification(row) if row else None
 
     async def notifications_for(self, pay_id: str) -> list[Notification]:
         query = (

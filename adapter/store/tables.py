@@ -83,7 +83,25 @@ payments = Table(
 )
 # The reconciler looks for open payments by when they are due, and by age (expiry, attention).
 Index("ix_payments_due", payments.c.state, payments.c.next_check_at)
-Index("ix_payments_state_created", payments.c.state, payments.c.created_at)
+Index("ix_payments_state_created", payments.c.state, payments.c.created_at, payments.c.pay_id)
+# The operators' list, newest first (store.queries), with what the overview counts, and the
+# list's exact searches.
+Index(
+    "ix_payments_created",
+    payments.c.created_at,
+    payments.c.pay_id,
+    payments.c.state,
+    payments.c.currency,
+    payments.c.amount,
+)
+Index(
+    "ix_payments_merchant_created",
+    payments.c.merchant_id,
+    payments.c.created_at,
+    payments.c.pay_id,
+)
+Index("ix_payments_trans_id", payments.c.trans_id)
+Index("ix_payments_ref_nr", payments.c.ref_nr)
 
 notifications = Table(
     "notifications",

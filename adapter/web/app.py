@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapter import resources
 from adapter.config import Settings, load_settings
+from adapter.console import console_routes
 from adapter.core.checkout import ErrorPage, Redirect, start_checkout
 from adapter.core.clock import Clock, utc_now
 from adapter.core.context import Context
@@ -278,6 +279,7 @@ def create_app(
         Route("/healthz", health),
         Route("/readyz", ready),
         Route("/metrics", metrics),
+        *console_routes(settings, clock=clock),
     ]
     return Starlette(
         routes=routes,
