@@ -128,13 +128,13 @@ def custom_pairs(custom: str) -> list[tuple[str, str]]:
 
     See docs/paygate.md#custom-and-plain.
 
-    Validation refuses a Custom that names a result field or a non-parameter name; this drops
-    such pieces again, for a Custom stored before that rule and for the refusal of an invalid
-    request, which still echoes the request's Custom. A piece without ``=`` becomes a name with
-    an empty value.
+    Validation refuses a Custom that names a result field, a non-parameter name or one key
+    twice; this drops such pieces again (a repeated key keeps its first value), for a Custom
+    stored before those rules and for the refusal of an invalid request, which still echoes the
+    request's Custom. A piece without ``=`` becomes a name with an empty value.
     """
-    return [
-        (key, value)
-        for key, value in custom_pieces(custom)
-        if is_parameter_name(key) and not is_result_field(key)
-    ]
+    pairs: dict[str, tuple[str, str]] = {}
+    for key, value in custom_pieces(custom):
+        if is_parameter_name(key) and not is_result_field(key):
+            pairs.setdefault(key.lower(), (key, value))
+    return list(pairs.values())

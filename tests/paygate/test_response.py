@@ -152,6 +152,11 @@ def test_custom_pairs_never_repeat_a_result_field_in_any_case(name: str) -> None
     assert custom_pairs(custom) == [("keep", "1")]
 
 
+def test_custom_pairs_give_each_key_once_with_its_first_value() -> None:
+    """A stored Custom from before the rule against repeated keys: one value per key."""
+    assert custom_pairs("a=1|b=2|A=3|a=4|c") == [("a", "1"), ("b", "2"), ("c", "")]
+
+
 def test_custom_pairs_drop_keys_that_are_not_parameter_names() -> None:
     assert custom_pairs("Status[]=OK| Code=0|a b=1|ok=1") == [("ok", "1")]
 
