@@ -127,16 +127,17 @@ async def alipay_notify(request: Request) -> Response:
     ctx = _context(request)
     try:
         body = await read_body(request, MAX_NOTIFY_BYTES)
-    except PaygateError:
+    except PaygateError as error:
+        too_large = isinstance(error, BodyTooLarge)
         return JSONResponse(
             {
                 "result": {
                     "resultCode": "PARAM_ILLEGAL",
                     "resultStatus": "F",
-                    "resultMessage": "too large",
+                    "resultMessage": "too large" if too_large else "incomplete",
                 }
             },
-            status_code=413,
+            status_code=413 if too_large else 400,
         )
     answer = await handle_notification(
         ctx, uri=request.url.path, headers=dict(request.headers), body=body

@@ -301,7 +301,11 @@ def test_the_delivery_connects_to_the_address_it_checked_never_a_later_answer(
         connections = len(hostile.backend.connections)
         pay_id = _paid(hostile, "http://pinned.shop.example/notify")
         (arrival,) = wait_until(lambda: sink.arrivals, message="the shop got no notify")
-    assert (arrival.method, arrival.path, arrival.host) == ("POST", "/notify", "pinned.shop.example")
+    assert (arrival.method, arrival.path, arrival.host) == (
+        "POST",
+        "/notify",
+        "pinned.shop.example",
+    )
     assert hostile.stack.shop.decode(parse_qsl(arrival.body.decode()))["PayID"] == pay_id
     assert hostile.backend.connections[connections:] == [(PUBLIC[1], 80)]
     assert RESOLVER.lookups["pinned.shop.example"] == 2
@@ -411,7 +415,12 @@ BAD_URLS = [
     ("data", "data:text/html,<script>alert(1)</script>", "2011"),
     ("relative", "/success", "2011"),
 ]
-URL_PARAMETERS = {"URLSuccess": "0010", "URLFailure": "0011", "URLNotify": "0012", "URLBack": "0013"}
+URL_PARAMETERS = {
+    "URLSuccess": "0010",
+    "URLFailure": "0011",
+    "URLNotify": "0012",
+    "URLBack": "0013",
+}
 
 
 @pytest.mark.parametrize("transport", ["encrypted", "plain-post", "plain-get"])
@@ -497,5 +506,13 @@ def test_every_result_of_a_payment_has_one_value_per_key(hostile: HostileStack) 
     assert url == URL_SUCCESS
     for pairs in (notified, returned):
         assert_unique_keys(pairs)
-        assert [name for name, _ in pairs] == ["Len", "Data", "session", "lang", "x-y.z", "empty", "Plain"]
+        assert [name for name, _ in pairs] == [
+            "Len",
+            "Data",
+            "session",
+            "lang",
+            "x-y.z",
+            "empty",
+            "Plain",
+        ]
         assert stack.shop.decode(pairs)["Status"] == "OK"

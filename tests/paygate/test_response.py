@@ -118,6 +118,15 @@ def test_plain_error_body_is_form_encoded_without_empty_values() -> None:
     assert body == "Status=FAILED&Code=20160001&Description=MerchantID+unknown+%26+wrong"
 
 
+def test_plain_error_body_does_not_echo_a_merchant_id_with_control_characters() -> None:
+    body = plain_error_body("Shop\r\nX: 1", "FAILED", "20160001", "MerchantID is not known")
+    assert body == "Status=FAILED&Code=20160001&Description=MerchantID+is+not+known"
+
+
+def test_custom_pairs_drop_values_with_control_characters() -> None:
+    assert custom_pairs("a=1\x7f|b=\x85|c=ok") == [("c", "ok")]
+
+
 @pytest.mark.parametrize(
     ("custom", "pairs"),
     [

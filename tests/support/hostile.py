@@ -54,8 +54,8 @@ class RoutingBackend(httpcore.AsyncNetworkBackend):
     """The outbox's network: records every connection it is asked for, by address and port.
 
     ``routes`` maps a (public) address to the loopback port of a sink that answers in its place;
-    loopback addresses are connected as they are, any other connection is refused, so a test can see where the adapter tried to go without
-    traffic leaving the machine.
+    loopback addresses are connected as they are, any other connection is refused, so a test
+    can see where the adapter tried to go without traffic leaving the machine.
     """
 
     routes: dict[str, int] = field(default_factory=dict)
@@ -167,6 +167,15 @@ class HostileStack:
                 table: sorted(connection.execute(f"SELECT * FROM {table}").fetchall(), key=repr)  # noqa: S608
                 for table in STATE_TABLES
             }
+
+
+@contextmanager
+def nothing_changes(hostile: HostileStack) -> Iterator[None]:
+    """The block stores nothing, changes no row and makes no Alipay+ call."""
+    calls, rows = hostile.upstream_calls(), hostile.snapshot()
+    yield
+    assert hostile.upstream_calls() == calls, "an Alipay+ API was called"
+    assert hostile.snapshot() == rows, "the database changed"
 
 
 @contextmanager
