@@ -198,4 +198,8 @@ def create_app(
         Route("/alipayplus/notify", alipay_notify, methods=["POST"]),
         Route("/healthz", health),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(CaseInsensitiveAspx)])
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(CaseInsensitiveAspx)])
+    # A path with a slash too many is not found. Starlette would redirect it to the same path
+    # on the Host the request named, and the adapter sends browsers only to URLs it checked.
+    app.router.redirect_slashes = False
+    return app
