@@ -135,12 +135,16 @@ class HostileStack:
     alipay_key: RSAPrivateKey  # signs what Alipay+ sends: notifyPayment
     backend: RoutingBackend
     tmp_path: Path
+    http: httpx.Client  # kept open: asked before and after every request
 
     def upstream_calls(self) -> dict[str, int]:
         """How many calls of each Alipay+ API the sandbox has received so far."""
-        calls = self.stack.sim("calls")["by_api"]
-        assert isinstance(calls, dict)
+        calls = self.http.get(f"{self.stack.sandbox_url}/_sim/calls").json()["by_api"]
         return {str(api): int(count) for api, count in calls.items()}
+
+    def alipay_notifies(self) -> int:
+        """How many notifyPayment the sandbox has sent (when a payment expired there, say)."""
+        return len(self.http.get(f"{self.stack.sandbox_url}/_sim/notifications").json()["attempts"])
 
     def rows(self, query: Select[Any]) -> list[tuple[Any, ...]]:
         """The rows ``query`` selects from the adapter's database."""
@@ -202,6 +206,7 @@ def hostile_stack(
 
     received = received or Received()
     with ExitStack() as exits:
+        http = exits.enter_context(httpx.Client(timeout=30))
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(e2e, "generate_private_key", recording_key)
             patch.setattr(e2e, "create_app", partial(create_app, notify_backend=backend))
@@ -216,7 +221,7 @@ def hostile_stack(
                 )
             )
         _, alipay_key = keys  # running_stack makes ours (acqp) first, then the sandbox's
-        yield HostileStack(stack, alipay_key, backend, tmp_path)
+        yield HostileStack(stack, alipay_key, backend, tmp_path, http)
 
 
 _PAGE_CODE = re.compile(r'<code id="code">([0-9A-Z]{8})</code>')
