@@ -71,9 +71,9 @@ def fuzz(share: float = 1.0) -> settings:
     return settings(PROFILE, max_examples=max(1, int(PROFILE.max_examples * share)))
 
 
-RAN: Counter[str] = Counter()
-ANY_CHARACTER = st.characters(codec="utf-8")  # all but lone surrogates, which no client sends
+RAN: Counter[str] = Counter()  # examples run, by endpoint
 SIGNED: Counter[str] = Counter()  # of those, how many carried a valid MAC or signature
+ANY_CHARACTER = st.characters(codec="utf-8")  # all but lone surrogates, which no client sends
 MAX_QUERY = 60_000  # httpx sends no longer URL; a larger query is the body tests' business
 
 S2S_ENDPOINTS = ("credit", "reverse", "capture", "inquire")
@@ -323,12 +323,13 @@ class Signed:
 
 @dataclass(frozen=True)
 class Wire:
-    """The bytes sent as the form body or the query."""
+    """The bytes sent as the form body (with its content type) or the query."""
 
     raw: bytes
+    content_type: str | None = "application/x-www-form-urlencoded"
 
     def __repr__(self) -> str:
-        return f"Wire({_short(self.raw)})"
+        return f"Wire({_short(self.raw)}, {self.content_type!r})"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
@@ -398,6 +399,7 @@ def encoded(draw: st.DrawFn, world: World, signed: Signed) -> Wire:
         pairs += signed.outer
     else:
         pairs = [("MerchantID", shop.merchant_id), *signed.inner, *signed.outer]
+    content_type = draw(CONTENT_TYPES)
     style = draw(st.sampled_from(["form", "form", "percent-all", "lower-hex", "raw", "latin-1"]))
     if style == "form":
         body = "&".join(
@@ -408,14 +410,29 @@ def encoded(draw: st.DrawFn, world: World, signed: Signed) -> Wire:
     elif style == "lower-hex":
         body = "&".join(f"{quote(k, safe='')}={quote(v, safe='').lower()}" for k, v in pairs)
     elif style == "raw":  # what a careless client writes: nothing escaped
-        return Wire("&".join(f"{k}={v}" for k, v in pairs).encode("utf-8"))
+        return Wire("&".join(f"{k}={v}" for k, v in pairs).encode("utf-8"), content_type)
     else:
-        return Wire("&".join(f"{k}={v}" for k, v in pairs).encode("latin-1", errors="replace"))
+        text = "&".join(f"{k}={v}" for k, v in pairs)
+        return Wire(text.encode("latin-1", errors="replace"), content_type)
     raw = body.encode("ascii")
     if draw(st.integers(0, 5)) == 0 and raw:  # one byte of the body replaced by any byte
         at = draw(st.integers(0, len(raw) - 1))
         raw = raw[:at] + bytes([draw(st.integers(0, 255))]) + raw[at + 1 :]
-    return Wire(raw)
+    return Wire(raw, content_type)
+
+
+CONTENT_TYPES = st.sampled_from(
+    [
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=ISO-8859-1",
+        "APPLICATION/X-WWW-FORM-URLENCODED",
+        "text/plain",
+        "application/json",
+        "multipart/form-data; boundary=x",
+        None,
+    ]
+)
 
 
 def _percent_all(text: str) -> str:
@@ -423,20 +440,21 @@ def _percent_all(text: str) -> str:
 
 
 def _send(
-    world: World, endpoint: str, method: str, raw: bytes
+    world: World, endpoint: str, method: str, wire: Wire
 ) -> tuple[httpx.Response, list[tuple[str, str]]]:
-    """Send ``raw`` as the query (GET) or the form body (POST); returns the answer and the
+    """Send ``wire`` as the query (GET) or the body (POST); returns the answer and the
     parameters as a server reads what was actually sent."""
     url = f"{world.stack.adapter_url}/{endpoint}.aspx"
     if method == "GET":
-        query = quote(raw, safe="".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "#"))
+        safe = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "#")
+        query = quote(wire.raw, safe=safe)
         assume(len(query) < MAX_QUERY)
         response = world.http.get(f"{url}?{query}")
         sent = response.request.url.query
     else:
-        form = {"content-type": "application/x-www-form-urlencoded"}
-        response = world.http.post(url, content=raw, headers=form)
-        sent = raw
+        headers = {} if wire.content_type is None else {"content-type": wire.content_type}
+        response = world.http.post(url, content=wire.raw, headers=headers)
+        sent = wire.raw
     pairs = parse_qsl(
         sent.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace"
     )
@@ -469,7 +487,7 @@ def _fuzz_paygate(world: World, endpoint: str, method: str, data: st.DataObject)
     base = _checkout_base(world) if endpoint == "alipayplus" else _s2s_base(world, endpoint)
     signed = data.draw(mutated(world, endpoint, base))
     wire = data.draw(encoded(world, signed))
-    response, pairs = _send(world, endpoint, method, wire.raw)
+    response, pairs = _send(world, endpoint, method, wire)
     label, valid = f"{endpoint}.aspx {method}", mac_is_valid(world, endpoint, pairs)
     RAN[label] += 1
     SIGNED[label] += valid
@@ -488,12 +506,12 @@ def test_the_unmutated_requests_are_taken(world: World) -> None:
         ("MerchantID", stack.shop.merchant_id),
         *_sign(world, "alipayplus", _checkout_base(world)),
     ]
-    response, sent = _send(world, "alipayplus", "POST", _form(checkout))
+    response, sent = _send(world, "alipayplus", "POST", Wire(_form(checkout)))
     assert response.status_code == 303 and mac_is_valid(world, "alipayplus", sent)
     for endpoint in S2S_ENDPOINTS:
         base = _s2s_base(world, endpoint)
         pairs = [("MerchantID", stack.shop.merchant_id), *_sign(world, endpoint, base)]
-        response, sent = _send(world, endpoint, "POST", _form(pairs))
+        response, sent = _send(world, endpoint, "POST", Wire(_form(pairs)))
         assert mac_is_valid(world, endpoint, sent)
         assert answer_fields(stack.shop, response)["Code"] != "20120004"  # not a MAC mismatch
     body = json.dumps(_notification(world, world.paid)).encode()
