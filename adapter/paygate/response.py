@@ -136,9 +136,9 @@ def custom_pairs(custom: str) -> list[tuple[str, str]]:
 
     Validation refuses a Custom that names a result field, a non-parameter name or one key
     twice, or that has control characters; this drops such pieces again (a repeated key keeps
-    its first value), for a Custom
-    stored before those rules and for the refusal of an invalid request, which still echoes the
-    request's Custom. A piece without ``=`` becomes a name with an empty value.
+    its first value), for a Custom stored before those rules and for the refusal of an invalid
+    request, which still echoes the request's Custom. A piece without ``=`` becomes a name with
+    an empty value.
     """
     pairs: dict[str, tuple[str, str]] = {}
     for key, value in custom_pieces(custom):

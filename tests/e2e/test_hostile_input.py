@@ -356,3 +356,23 @@ def test_ten_thousand_parameters_are_refused_on_every_endpoint(hostile: HostileS
                 timeout=30,
             )
             assert _code(hostile, endpoint, response) == "20140099"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/alipayplus.aspx/",
+        "/credit.aspx/",
+        "/alipayplus/return/x/",
+        "/alipayplus/notify/",
+        "/healthz/",
+    ],
+)
+def test_a_path_with_a_slash_too_many_is_not_redirected(hostile: HostileStack, path: str) -> None:
+    """A redirect would go to the Host the request named: the adapter sends nobody anywhere
+    unchecked."""
+    response = httpx.post(
+        f"{hostile.stack.adapter_url}{path}", headers={"host": "evil.example"}, timeout=30
+    )
+    assert response.status_code == 404
+    assert "location" not in response.headers
