@@ -30,6 +30,7 @@ from adapter.paygate.request import (
     verify_request_mac,
 )
 from adapter.paygate.response import plain_description
+from adapter.paygate.screening import echoable
 from adapter.paygate.validation import PaymentRequest, validate_payment_request
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,12 @@ def _error_page(ctx: Context, error: PaygateError) -> ErrorPage:
 def _failure_delivery(
     ctx: Context, merchant: Merchant, raw: RawRequest, error: PaygateError
 ) -> CheckoutOutcome:
-    """An invalid request with a valid MAC: an encrypted FAILED result to URLFailure."""
-    trans_id = raw.fields.get("TransID") or ""
+    """An invalid request with a valid MAC: an encrypted FAILED result to URLFailure.
+
+    Only echoable values go back (:func:`adapter.paygate.screening.echoable`): without a TransID
+    to match it by, the shop could not use the result, so the shopper sees the error page.
+    """
+    trans_id = echoable(raw.fields.get("TransID"))
     try:
         url_failure = allowed_url(merchant, raw.fields.get("URLFailure") or "", "URLFailure")
     except PaygateError:
@@ -88,14 +93,14 @@ def _failure_delivery(
         "PayID": secrets.token_hex(16),
         "XID": secrets.token_hex(16),
         "TransID": trans_id,
-        "refnr": raw.fields.get("RefNr") or "",
+        "refnr": echoable(raw.fields.get("RefNr")),
         "Status": "FAILED",
         "Description": plain_description(error.reason),
         "Code": code,
-        "UserData": raw.fields.get("UserData") or "",
+        "UserData": echoable(raw.fields.get("UserData")),
     }
     pairs = ctx.results.encrypted_pairs(
-        merchant, fields, custom=raw.fields.get("Custom"), plain=raw.fields.get("Plain")
+        merchant, fields, custom=raw.fields.get("Custom"), plain=echoable(raw.fields.get("Plain"))
     )
     return ShopDelivery(url_failure.original, pairs, merchant.return_method, code)
 

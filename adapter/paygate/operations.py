@@ -15,7 +15,7 @@ from enum import StrEnum
 from adapter.paygate.errors import Category, PaygateError
 from adapter.paygate.fields import Fields
 from adapter.paygate.request import MacScheme, RawRequest
-from adapter.paygate.screening import refuse_card_data, refuse_control_characters
+from adapter.paygate.screening import echoable, refuse_card_data, refuse_control_characters
 from adapter.paygate.validation import (
     check_currency,
     check_length,
@@ -48,7 +48,8 @@ class Endpoint(StrEnum):
 
 @dataclass(frozen=True)
 class Echo:
-    """What every answer repeats from the request, valid or not.
+    """What every answer repeats from the request, valid or not, except values with control
+    characters (:func:`adapter.paygate.screening.echoable`).
 
     See docs/paygate.md#field-semantics and item 9 of docs/paygate.md#compatibility-checklist.
     """
@@ -61,10 +62,10 @@ class Echo:
     @classmethod
     def of(cls, fields: Fields) -> Echo:
         return cls(
-            pay_id=fields.get("PayID", ""),
-            trans_id=fields.get("TransID", ""),
-            ref_nr=fields.get("RefNr", ""),
-            user_data=fields.get("UserData", ""),
+            pay_id=echoable(fields.get("PayID")),
+            trans_id=echoable(fields.get("TransID")),
+            ref_nr=echoable(fields.get("RefNr")),
+            user_data=echoable(fields.get("UserData")),
         )
 
 

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from adapter.paygate.blowfish import BlowfishCipher
 from adapter.paygate.fields import format_inner, is_parameter_name
 from adapter.paygate.mac import compute_mac, response_mac_message
+from adapter.paygate.screening import echoable
 
 # The casing is load-bearing: pretix indexes ``mid``, fatchip-m2 ``refnr``
 # (docs/paygate.md#response-fields).
@@ -108,7 +109,12 @@ def plain_error_body(merchant_id: str, status: str, code: str, description: str)
 
     Empty values are left out, as in every other answer.
     """
-    pairs = [("mid", merchant_id), ("Status", status), ("Code", code), ("Description", description)]
+    pairs = [
+        ("mid", echoable(merchant_id)),
+        ("Status", status),
+        ("Code", code),
+        ("Description", description),
+    ]
     return urlencode([(key, value) for key, value in pairs if value])
 
 
@@ -128,13 +134,14 @@ def custom_pairs(custom: str) -> list[tuple[str, str]]:
 
     See docs/paygate.md#custom-and-plain.
 
-    Validation refuses a Custom that names a result field or a non-parameter name; this drops
-    such pieces again, for a Custom stored before that rule and for the refusal of an invalid
+    Validation refuses a Custom that names a result field, a non-parameter name or one key
+    twice, or that has control characters; this drops such pieces again (a repeated key keeps
+    its first value), for a Custom stored before those rules and for the refusal of an invalid
     request, which still echoes the request's Custom. A piece without ``=`` becomes a name with
     an empty value.
     """
-    return [
-        (key, value)
-        for key, value in custom_pieces(custom)
-        if is_parameter_name(key) and not is_result_field(key)
-    ]
+    pairs: dict[str, tuple[str, str]] = {}
+    for key, value in custom_pieces(custom):
+        if is_parameter_name(key) and not is_result_field(key) and echoable(value) == value:
+            pairs.setdefault(key.lower(), (key, value))
+    return list(pairs.values())

@@ -57,6 +57,16 @@ def has_control_characters(text: str) -> bool:
     return bool(_CONTROL.search(text))
 
 
+def echoable(value: str | None) -> str:
+    """``value`` as an answer may repeat it: empty when absent or when it has control characters.
+
+    Answers echo a request's TransID, RefNr, UserData (and, beside a result, Custom and Plain)
+    even when the request is refused, so the shop can match them. A value refused for its
+    control characters must not travel on into the shop's parsers and logs in the refusal.
+    """
+    return "" if value is None or has_control_characters(value) else value
+
+
 def refuse_card_data(fields: Fields) -> None:
     """Raise NOT_ALLOWED ``CardData`` when any card field has a value."""
     for key, value in fields.items():

@@ -11,7 +11,7 @@ splitting it; whether the merchant admits a URL's host is the caller's check.
 Custom comes back in plain beside the encrypted result (docs/paygate.md#custom-and-plain), so a
 Custom key that names a result field (``Status``, ``MAC``, ``Len``... in any letter case) would
 hand the shop a forged second value: it is refused, as is a key that is not a parameter name
-(``Status[]`` is ``Status`` to PHP).
+(``Status[]`` is ``Status`` to PHP) and a key that comes twice in any letter case.
 
 OrderDesc: the page forbids ``#``, ``&``, ``%`` and ``+``, but pretix form-encodes its Data
 (spaces as ``+``, ``&`` as ``%26``, non-ASCII as ``%C3%BC``) and real pretix shops must work.
@@ -206,6 +206,7 @@ def _url(name: str, value: str) -> str:
 def _custom(fields: Fields) -> str | None:
     """Custom ``k=v|k=v`` whose keys are parameter names and no result field (module docstring)."""
     custom = _text(fields, "Custom", 1024)
+    seen: set[str] = set()
     for key, _ in custom_pieces(custom or ""):
         if not is_parameter_name(key):
             raise PaygateError(
@@ -217,6 +218,10 @@ def _custom(fields: Fields) -> str | None:
                 "Custom",
                 f"Custom must not use the result field name {key}",
             )
+        if key.lower() in seen:
+            # The shop would get two values for one key (PHP keeps the last, ASP.NET joins them).
+            raise PaygateError(Category.DUPLICATE, "Custom", f"Custom names the key {key} twice")
+        seen.add(key.lower())
     return custom
 
 

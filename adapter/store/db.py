@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,6 +49,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 T = TypeVar("T")
 
 
+class _NoRows(logging.Filter):
+    """At DEBUG SQLAlchemy logs result rows, which hold what shops sent (UserData, Custom): a
+    log line never carries them, whatever the level (statement values: hide_parameters)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Row ", "Col "))
+
+
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NoRows())
+
+
 class Database:
     """Where the stores run their SQL: each unit of work is a plain function of a connection.
 
@@ -67,11 +79,14 @@ class Database:
         self._sqlite: Engine | None = None
         self._postgres: AsyncEngine | None = None
         if serves_one_process(self.url):
-            self._sqlite = create_sync_engine(self.url.replace("+aiosqlite", "+pysqlite", 1))
+            # hide_parameters: a statement's values (UserData, Custom...) never reach a log line.
+            self._sqlite = create_sync_engine(
+                self.url.replace("+aiosqlite", "+pysqlite", 1), hide_parameters=True
+            )
             event.listen(self._sqlite, "connect", _sqlite_pragmas)
         else:
             self._postgres = create_async_engine(
-                self.url, pool_size=10, max_overflow=10, pool_pre_ping=True
+                self.url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
             )
 
     @property

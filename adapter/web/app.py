@@ -136,16 +136,17 @@ async def alipay_notify(request: Request) -> Response:
     ctx = _context(request)
     try:
         body = await read_body(request, MAX_NOTIFY_BYTES)
-    except PaygateError:
+    except PaygateError as error:
+        too_large = isinstance(error, BodyTooLarge)
         return JSONResponse(
             {
                 "result": {
                     "resultCode": "PARAM_ILLEGAL",
                     "resultStatus": "F",
-                    "resultMessage": "too large",
+                    "resultMessage": "too large" if too_large else "incomplete",
                 }
             },
-            status_code=413,
+            status_code=413 if too_large else 400,
         )
     # Alipay+ signed the path of the URL we gave it: behind a proxy that strips a path prefix,
     # the path received here is shorter, so the configured public one is checked.
@@ -281,7 +282,7 @@ def create_app(
         Route("/metrics", metrics),
         *console_routes(settings, clock=clock),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
@@ -290,6 +291,10 @@ def create_app(
             Middleware(JournalUnits),
         ],
     )
+    # A path with a slash too many is not found. Starlette would redirect it to the same path
+    # on the Host the request named, and the adapter sends browsers only to URLs it checked.
+    app.router.redirect_slashes = False
+    return app
 
 
 def app_from_environment() -> Starlette:

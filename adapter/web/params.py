@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from adapter.paygate.errors import Category, PaygateError
 from adapter.paygate.fields import Fields
@@ -15,18 +15,32 @@ class BodyTooLarge(PaygateError):
         super().__init__(Category.TOO_LONG, "Request", f"the request is larger than {limit} bytes")
 
 
+class BodyCutShort(PaygateError):
+    def __init__(self) -> None:
+        super().__init__(
+            Category.FORMAT, "Request", "the request body ended before it was complete"
+        )
+
+
 async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refusing more than ``limit`` bytes without reading the rest."""
+    """The body, refusing more than ``limit`` bytes without reading the rest.
+
+    A client that hangs up mid-body gets :class:`BodyCutShort` like any bad request, instead of
+    an unhandled exception and its traceback in the log for every such client.
+    """
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise BodyCutShort() from None
     return b"".join(chunks)
 
 

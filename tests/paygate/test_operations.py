@@ -113,6 +113,13 @@ def test_echo_keeps_the_raw_values_even_of_an_invalid_request() -> None:
     assert echo == Echo(pay_id=PAY_ID, trans_id="bad=id", ref_nr="R", user_data="u")
 
 
+@pytest.mark.parametrize("char", ["\x00", "\n", "\x7f", "\x85", "\x9f"])
+def test_echo_leaves_out_values_with_control_characters(char: str) -> None:
+    """They were refused for those characters; the refusal must not carry them to the shop."""
+    fields = _money(TransID=f"T{char}", refnr=f"R{char}", UserData=f"u{char}").fields
+    assert Echo.of(fields) == Echo(pay_id=PAY_ID, trans_id="", ref_nr="", user_data="")
+
+
 def test_each_endpoint_names_its_mac_scheme() -> None:
     assert {e: e.mac_scheme for e in Endpoint} == {
         Endpoint.REVERSE: MacScheme.OPERATION,

@@ -118,6 +118,15 @@ def test_plain_error_body_is_form_encoded_without_empty_values() -> None:
     assert body == "Status=FAILED&Code=20160001&Description=MerchantID+unknown+%26+wrong"
 
 
+def test_plain_error_body_does_not_echo_a_merchant_id_with_control_characters() -> None:
+    body = plain_error_body("Shop\r\nX: 1", "FAILED", "20160001", "MerchantID is not known")
+    assert body == "Status=FAILED&Code=20160001&Description=MerchantID+is+not+known"
+
+
+def test_custom_pairs_drop_values_with_control_characters() -> None:
+    assert custom_pairs("a=1\x7f|b=\x85|c=ok") == [("c", "ok")]
+
+
 @pytest.mark.parametrize(
     ("custom", "pairs"),
     [
@@ -150,6 +159,11 @@ def test_custom_pairs_never_repeat_a_result_field_in_any_case(name: str) -> None
     """A stored Custom from before the validation rule still cannot forge a result field."""
     custom = f"{name}=x|{name.upper()}=y|{name.title()}=z|keep=1"
     assert custom_pairs(custom) == [("keep", "1")]
+
+
+def test_custom_pairs_give_each_key_once_with_its_first_value() -> None:
+    """A stored Custom from before the rule against repeated keys: one value per key."""
+    assert custom_pairs("a=1|b=2|A=3|a=4|c") == [("a", "1"), ("b", "2"), ("c", "")]
 
 
 def test_custom_pairs_drop_keys_that_are_not_parameter_names() -> None:

@@ -10,6 +10,7 @@ from adapter.paygate.screening import (
     CARD_FIELDS,
     MAX_PARAMETERS,
     check_parameter_count,
+    echoable,
     has_control_characters,
     refuse_card_data,
     refuse_control_characters,
@@ -86,3 +87,12 @@ def test_repeating_one_name_still_counts_every_copy() -> None:
 def test_stray_pieces_inside_data_count_too() -> None:
     fields = parse_inner("OrderDesc=a & b & c&TransID=T&&")
     assert fields.received == 4
+
+
+@pytest.mark.parametrize("value", ["T\x00", "a\tb", "x\x7f", "\x80", "y\x9f"])
+def test_a_value_with_control_characters_is_not_echoable(value: str) -> None:
+    assert echoable(value) == ""
+
+
+def test_an_ordinary_or_absent_value_is_echoed_as_it_is() -> None:
+    assert (echoable("T-1 & ü=€"), echoable(None)) == ("T-1 & ü=€", "")

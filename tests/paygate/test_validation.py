@@ -526,6 +526,12 @@ def test_custom_keys_must_be_parameter_names(key: str) -> None:
     assert _refused({"Custom": f"{key}=OK"}) == (Category.FORMAT, "Custom")
 
 
+@pytest.mark.parametrize("custom", ["a=1|a=2", "session=1|SESSION=2", "flag|Flag=1", "a|b|A"])
+def test_a_custom_key_that_comes_twice_in_any_case_is_refused(custom: str) -> None:
+    """The shop would get two values for one key beside the result."""
+    assert _refused({"Custom": custom}) == (Category.DUPLICATE, "Custom")
+
+
 @pytest.mark.parametrize(
     "custom", ["session=abc", "orderVars=eyJhIjoxfQ==|shop=demo", "flag", "a=1||b=2", "Stat=OK"]
 )
