@@ -305,4 +305,3 @@ def test_sql_statements_are_logged_without_their_values(written: Written) -> Non
     assert sql, "SQLAlchemy logged nothing"
     text = "\n".join(sql)
     assert not written.leaks(text), f"in SQLAlchemy's log: {', '.join(written.leaks(text))}"
-

@@ -209,6 +209,19 @@ async def _create_order(
     return Redirect(checkout_url, payment.pay_id)
 
 
+def stored_delivery(ctx: Context, merchant: Merchant, payment: Payment) -> ShopDelivery | ErrorPage:
+    """The payment's result for the browser, to the URL stored with it, if the merchant's
+    allowlist still admits that URL (it may have changed since the checkout)."""
+    result = ctx.results.outcome(payment)
+    delivery = ctx.results.browser_delivery(merchant, payment, result)
+    parameter = "URLFailure" if result.status == "FAILED" else "URLSuccess"
+    try:
+        allowed_url(merchant, delivery.url, parameter)
+    except PaygateError as error:
+        return _error_page(ctx, error)
+    return delivery
+
+
 async def _resume(
     ctx: Context, merchant: Merchant, existing: Payment, request: PaymentRequest
 ) -> CheckoutOutcome:
@@ -224,7 +237,7 @@ async def _resume(
             ),
         )
     if existing.state.is_final:
-        return ctx.results.browser_delivery(merchant, existing, ctx.results.outcome(existing))
+        return stored_delivery(ctx, merchant, existing)
     if existing.state is PaymentState.PENDING and existing.checkout_url:
         return Redirect(existing.checkout_url, existing.pay_id)
     return await _create_order(ctx, merchant, existing, request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from adapter.core.checkout import ErrorPage, pay_id_from_token
+from adapter.core.checkout import ErrorPage, pay_id_from_token, stored_delivery
 from adapter.core.context import Context
 from adapter.core.outcomes import refresh_from_inquiry
 from adapter.core.results import ShopDelivery
@@ -45,4 +45,4 @@ async def _handle_return(ctx: Context, token: str) -> ShopDelivery | ErrorPage:
             break
         await asyncio.sleep(INQUIRY_INTERVAL_SECONDS)
         payment = await ctx.payments.get(payment.pay_id) or payment
-    return ctx.results.browser_delivery(merchant, payment, ctx.results.outcome(payment))
+    return stored_delivery(ctx, merchant, payment)
