@@ -14,7 +14,8 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-DEFAULT_TIMEOUT = 15.0  # generous: CI machines are slow and busy; a pass returns at once
+# Generous: CI machines are slow and busy, and a wait returns as soon as its condition holds.
+DEFAULT_TIMEOUT = 30.0
 POLL_SECONDS = 0.02
 
 Message = str | Callable[[], str]
