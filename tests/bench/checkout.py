@@ -21,6 +21,7 @@ import httpx
 
 from tests.e2e.conftest import running_stack, test_shop_factory
 from tests.support.shop import Received
+from tests.support.waiting import wait_until_async
 
 
 async def _drive(
@@ -72,7 +73,12 @@ def main() -> None:
                     await client.post(
                         f"{stack.sandbox_url}/_sim/payments/{pay_id}/complete", json={"status": "S"}
                     )
-                await asyncio.sleep(1)
+                # The measured sends repeat notifies the adapter has already applied.
+                await wait_until_async(
+                    lambda: asyncio.to_thread(lambda: set(stack.stored_states()) == {"SUCCESS"}),
+                    timeout=120,
+                    message="the paid payments did not all become SUCCESS",
+                )
 
                 async def notify(n: int) -> None:
                     pay_id = pay_ids[n % len(pay_ids)]

@@ -20,7 +20,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +32,7 @@ from adapter.alipayplus.signing import generate_private_key, private_key_pem, pu
 from tests.support.s2s import S2SClient
 from tests.support.servers import free_port, serve
 from tests.support.shop import Received, ShopKeys, create_test_shop
+from tests.support.waiting import wait_until
 
 # docs/performance.md#floor, one worker on this kind of machine.
 FLOOR = {"inquire": 2400.0, "credit": 200.0}
@@ -44,16 +44,17 @@ PAYMENTS = 1000  # enough that no payment sees two credits at once during a run
 @contextmanager
 def _process(args: list[str], url: str) -> Iterator[None]:
     process = subprocess.Popen([sys.executable, "-m", "adapter.cli", *args])
+
+    def answering() -> bool:
+        assert process.poll() is None, f"{args[0]} exited with {process.returncode}"
+        try:
+            httpx.get(url, timeout=1)
+        except httpx.TransportError:
+            return False
+        return True
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url, timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{args[0]} did not start") from None
-                time.sleep(0.1)
+        wait_until(answering, timeout=60, message=f"{args[0]} did not start")
         yield
     finally:
         process.terminate()
@@ -122,11 +123,13 @@ def _paid_payments(
         pay_ids = dict(conn.execute("SELECT pay_id, trans_id FROM payments").fetchall())
     for pay_id in pay_ids:
         s2s.http.post(f"{sandbox_url}/_sim/payments/{pay_id}/complete", json={"status": "S"})
-    deadline = time.monotonic() + 30
-    for pay_id in pay_ids:
-        while s2s.inquire(pay_id)["Status"] != "OK":
-            assert time.monotonic() < deadline, "payments did not become paid"
-            time.sleep(0.05)
+    unpaid = set(pay_ids)
+
+    def all_paid() -> bool:
+        unpaid.difference_update([p for p in unpaid if s2s.inquire(p)["Status"] == "OK"])
+        return not unpaid
+
+    wait_until(all_paid, timeout=60, message=lambda: f"payments not paid: {sorted(unpaid)}")
     return pay_ids
 
 
@@ -205,9 +208,11 @@ def main() -> None:
             s2s = S2SClient(shop, adapter_url, http)
             pay_ids = _paid_payments(s2s, sandbox_url, shop_url, tmp / "adapter.sqlite3")
             # Let the set-up payments' URLNotify deliveries finish: they are not measured.
-            deadline = time.monotonic() + 30
-            while len(received.notifies) < len(pay_ids) and time.monotonic() < deadline:
-                time.sleep(0.1)
+            wait_until(
+                lambda: len(received.notifies) >= len(pay_ids),
+                timeout=120,
+                message="the set-up payments' URLNotify deliveries did not all arrive",
+            )
             first = next(iter(pay_ids))
             bodies = {
                 "inquire": [urlencode(s2s.outer({"PayID": first}))],

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from tests.support.waiting import wait_until
 
 # Ports handed out by reserve_port, with their bound sockets, until serve() takes them.
 _reserved: dict[int, socket.socket] = {}
@@ -55,11 +56,12 @@ def serve(app: ASGIApp, port: int | None = None) -> Iterator[str]:
         target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True
     )
     thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"server on port {port} did not start")
-        time.sleep(0.01)
+
+    def started() -> bool:
+        assert thread.is_alive() or server.started, f"the server on port {port} stopped"
+        return server.started
+
+    wait_until(started, timeout=60, message=f"the server on port {port} did not start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
