@@ -119,6 +119,10 @@ class Stack:
         (pay_id,) = self.column(select(payments.c.pay_id).where(payments.c.trans_id == trans_id))
         return pay_id
 
+    def payment_row(self, pay_id: str) -> dict[str, Any]:
+        (row,) = self.rows(select(payments).where(payments.c.pay_id == pay_id))
+        return row
+
     def state_of(self, pay_id: str) -> str:
         (state,) = self.column(select(payments.c.state).where(payments.c.pay_id == pay_id))
         return state

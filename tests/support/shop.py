@@ -18,13 +18,18 @@ from adapter.paygate.mac import compute_mac, request_mac_message, response_mac_m
 
 @dataclass
 class Received:
+    """What the shop's URLNotify got, recorded before it answers ``notify_status``."""
+
     notifies: list[list[tuple[str, str]]] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)  # the same calls, byte for byte
     notify_status: int = 200
 
 
 def create_test_shop(received: Received) -> Starlette:
     async def notify(request: Request) -> PlainTextResponse:
-        received.notifies.append(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        body = await request.body()
+        received.bodies.append(body)
+        received.notifies.append(parse_qsl(body.decode(), keep_blank_values=True))
         return PlainTextResponse("OK", status_code=received.notify_status)
 
     return Starlette(routes=[Route("/notify", notify, methods=["POST"])])
