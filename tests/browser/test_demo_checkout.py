@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -31,6 +32,21 @@ def _demo_shop(keys: ShopKeys, adapter_url: str, shop_url: str):  # type: ignore
 def demo(tmp_path: Path) -> Iterator[Stack]:
     with running_stack(tmp_path, _demo_shop, Received()) as running:
         yield running
+
+
+@pytest.fixture
+def post_demo(tmp_path: Path) -> Iterator[Stack]:
+    """The demo with a merchant that keeps the auto-submitting form (``return_method: post``)."""
+    with running_stack(
+        tmp_path, _demo_shop, Received(), merchant_settings={"return_method": "post"}
+    ) as running:
+        yield running
+
+
+def _return_methods(demo: Stack) -> list[str]:
+    """How the demo shop's orders came back from the adapter, as the shop recorded it."""
+    orders = httpx.get(f"{demo.shop_url}/api/orders").json()
+    return [r["method"] for order in orders for r in order["returns"]]
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +80,18 @@ def test_shopper_pays_and_the_shop_shows_a_verified_ok(browser: Browser, demo: S
     assert page.inner_text("#status") == "OK"
     assert page.inner_text("#code") == "00000000"
     assert page.inner_text("#mac-ok") == "verified"
+    assert _return_methods(demo) == ["GET"]  # the default: a 303 with the result in the query
+
+
+def test_with_return_method_post_the_browser_submits_the_form_the_csp_lets_run(
+    browser: Browser, post_demo: Stack
+) -> None:
+    page = browser.new_page()
+    _checkout(page, post_demo, "pay")
+    assert page.url == f"{post_demo.shop_url}/result/success"
+    assert page.inner_text("#status") == "OK"
+    assert page.inner_text("#mac-ok") == "verified"
+    assert _return_methods(post_demo) == ["POST"]
 
 
 def test_shopper_declines_and_the_shop_shows_a_verified_failure(

@@ -312,6 +312,8 @@ def running_stack(
             private_key=alipay,
             public_url=sandbox_url,
             time_scale=0.001,
+            # Generous: a busy machine must not turn a slow answer into a resent notify.
+            notify_timeout=30.0,
         )
     )
     adapter_url = f"http://127.0.0.1:{adapter_port}"
