@@ -38,6 +38,8 @@ from tests.support.shop import Received, ShopKeys, create_test_shop
 from tests.support.waiting import DEFAULT_TIMEOUT, wait_until
 
 CLIENT_ID = "SANDBOX_TEST_CLIENT"
+# Generous for every call a test makes: a busy machine may answer slowly, never wrongly.
+HTTP_TIMEOUT = 30.0
 
 
 @dataclass
@@ -103,17 +105,22 @@ class Stack:
     def sim(self, path: str, payload: dict[str, object] | None = None) -> dict[str, object]:
         """Call the sandbox's test-control API."""
         url = f"{self.sandbox_url}/_sim/{path}"
-        response = httpx.post(url, json=payload or {}) if payload is not None else httpx.get(url)
+        response = (
+            httpx.post(url, json=payload or {}, timeout=HTTP_TIMEOUT)
+            if payload is not None
+            else httpx.get(url, timeout=HTTP_TIMEOUT)
+        )
         assert response.status_code in (200, 201), response.text
         result: dict[str, object] = response.json()
         return result
 
     def replace_faults(self, *faults: dict[str, object]) -> None:
         """Swap the sandbox's faults for these in one step (clear + add could let a call by)."""
-        httpx.put(f"{self.sandbox_url}/_sim/faults", json=list(faults)).raise_for_status()
+        url = f"{self.sandbox_url}/_sim/faults"
+        httpx.put(url, json=list(faults), timeout=HTTP_TIMEOUT).raise_for_status()
 
     def clear_faults(self) -> None:
-        httpx.delete(f"{self.sandbox_url}/_sim/faults").raise_for_status()
+        httpx.delete(f"{self.sandbox_url}/_sim/faults", timeout=HTTP_TIMEOUT).raise_for_status()
 
     def pay_id_for(self, trans_id: str) -> str:
         (pay_id,) = self.column(select(payments.c.pay_id).where(payments.c.trans_id == trans_id))
@@ -139,6 +146,7 @@ class Stack:
         response = httpx.post(
             f"{self.adapter_url}/alipayplus.aspx",
             data=self.shop.request(self.payment_fields(trans_id, amount)),
+            timeout=HTTP_TIMEOUT,
         )
         assert response.status_code == 303, response.text
         return self.pay_id_for(trans_id)
@@ -365,7 +373,7 @@ def s2s_postgres_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
 
 @pytest.fixture
 def s2s(s2s_stack: Stack) -> Iterator[S2SClient]:
-    with httpx.Client(timeout=30) as http:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as http:
         yield S2SClient(s2s_stack.shop, s2s_stack.adapter_url, http)
     s2s_stack.clear_faults()  # a test's leftover faults end with it
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from adapter.paygate.fields import Fields
-from tests.e2e.conftest import Stack, running_stack
+from tests.e2e.conftest import HTTP_TIMEOUT, Stack, running_stack
 from tests.e2e.conftest import test_shop_factory as shop_factory
 from tests.support.forms import form_for_button
 from tests.support.returns import ShopReturn, follow_return, shop_return
@@ -47,7 +47,7 @@ def _result(
 
 
 def test_paid_checkout_reaches_url_success_and_one_url_notify(stack: Stack) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         return_url = _click(client, _start(stack, client, "T-PAY"), "pay")
         url, fields, outer = _result(stack, client, return_url)
     assert url == f"{stack.shop_url}/success"
@@ -68,7 +68,7 @@ def test_paid_checkout_reaches_url_success_and_one_url_notify(stack: Stack) -> N
 
 
 def test_declined_checkout_reaches_url_failure_with_failed(stack: Stack) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         return_url = _click(client, _start(stack, client, "T-DECLINE"), "decline")
         url, fields, _ = _result(stack, client, return_url)
     assert url == f"{stack.shop_url}/failure"
@@ -79,7 +79,7 @@ def test_declined_checkout_reaches_url_failure_with_failed(stack: Stack) -> None
 
 
 def test_abandoned_checkout_returns_authorize_request_with_pending_code(stack: Stack) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         checkout_url = _start(stack, client, "T-LEAVE")
         client.get(checkout_url)
         (token,) = stack.return_tokens()
@@ -101,7 +101,7 @@ def test_get_request_from_a_redirecting_shop_starts_the_checkout(stack: Stack) -
 
 
 def test_repeated_trans_id_resumes_the_pending_payment(stack: Stack) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         first = _start(stack, client, "T-AGAIN")
         second = _start(stack, client, "T-AGAIN")
     assert first == second
@@ -109,7 +109,7 @@ def test_repeated_trans_id_resumes_the_pending_payment(stack: Stack) -> None:
 
 
 def test_repeated_trans_id_with_another_amount_is_refused_as_duplicate(stack: Stack) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         _start(stack, client, "T-DUP")
         response = client.post(
             f"{stack.adapter_url}/alipayplus.aspx",
@@ -123,7 +123,7 @@ def test_repeated_trans_id_with_another_amount_is_refused_as_duplicate(stack: St
 def test_by_default_the_browser_return_is_a_303_with_the_result_in_the_query(
     stack: Stack,
 ) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         return_url = _click(client, _start(stack, client, "T-303"), "pay")
         response = client.get(return_url)
     assert response.status_code == 303
@@ -168,7 +168,7 @@ def test_a_merchant_with_return_method_post_gets_the_auto_submitting_form(
     post_stack: Stack,
 ) -> None:
     stack = post_stack
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         return_url = _click(client, _start(stack, client, "T-POST"), "pay")
         first = client.get(return_url)
         again = client.get(return_url)
@@ -184,7 +184,7 @@ def test_a_declined_checkout_posts_the_failure_to_url_failure_for_a_post_merchan
     post_stack: Stack,
 ) -> None:
     stack = post_stack
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         return_url = _click(client, _start(stack, client, "T-POST-NO"), "decline")
         response = client.get(return_url)
     returned = _assert_auto_submitting_form(response, f"{stack.shop_url}/failure")

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import Stack, running_stack
+from tests.e2e.conftest import HTTP_TIMEOUT, Stack, running_stack
 from tests.e2e.conftest import test_shop_factory as shop_factory
 from tests.e2e.test_checkout import _click, _result, _start
 from tests.support.shop import Received
@@ -41,7 +41,7 @@ def _answered(stack: Stack, count: int) -> list[bool]:
 
 
 def test_notify_before_the_browser_return_settles_the_payment(stack: Stack) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         return_url = _click(client, _start(stack, client, "T-N1"), "pay")
         # An acknowledged notify ends the sandbox's sending: it is the only one.
         assert _answered(stack, 1) == [True]
@@ -55,7 +55,7 @@ def test_notify_before_the_browser_return_settles_the_payment(stack: Stack) -> N
 
 def test_notify_after_the_browser_return_changes_nothing_more(stack: Stack) -> None:
     stack.sim("notify-policy", {"mode": "withhold"})
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         return_url = _click(client, _start(stack, client, "T-N2"), "pay")
         _, fields, _ = _result(stack, client, return_url)  # settled by inquiryPayment
     assert fields["Status"] == "OK"
@@ -72,7 +72,7 @@ def test_notify_after_the_browser_return_changes_nothing_more(stack: Stack) -> N
 
 def test_duplicate_notifies_give_exactly_one_shop_notify(stack: Stack) -> None:
     stack.sim("notify-policy", {"mode": "duplicate"})
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         _click(client, _start(stack, client, "T-N3"), "pay")
     # Both copies of the first round acknowledged: the sandbox sends no further round.
     assert _answered(stack, 2) == [True, True]
@@ -103,7 +103,7 @@ def test_notify_with_a_bad_signature_is_rejected_and_changes_nothing(
 ) -> None:
     stack = unreconciled_stack
     stack.sim("notify-policy", {"mode": "bad_signature"})
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         _click(client, _start(stack, client, "T-N4"), "pay")
     # The adapter answered the forged notify (the sandbox recorded the refusal): it changed
     # nothing, and no shop notification was queued, so none can ever be sent.
@@ -122,7 +122,7 @@ def test_a_forged_notify_without_headers_is_refused(stack: Stack) -> None:
 
 def test_lost_notify_is_made_up_for_by_reconciliation(stack: Stack) -> None:
     stack.sim("notify-policy", {"mode": "withhold"})
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         _click(client, _start(stack, client, "T-N5"), "pay")  # the shopper never returns
     (pay_id,) = stack.stored_pay_ids()
     stack.await_state(pay_id, "SUCCESS")
@@ -132,7 +132,7 @@ def test_lost_notify_is_made_up_for_by_reconciliation(stack: Stack) -> None:
 
 def test_abandoned_checkout_ends_failed_by_reconciliation_after_expiry(stack: Stack) -> None:
     stack.sim("notify-policy", {"mode": "withhold"})
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         client.get(_start(stack, client, "T-N6"))
     stack.sim("clock/advance", {"seconds": 11 * 60})
     (pay_id,) = stack.stored_pay_ids()
