@@ -30,7 +30,7 @@ import yaml
 
 from adapter.alipayplus.signing import generate_private_key, private_key_pem, public_key_pem
 from tests.support.s2s import S2SClient
-from tests.support.servers import free_port, serve
+from tests.support.servers import free_port, reserve_port, serve
 from tests.support.shop import Received, ShopKeys, create_test_shop
 from tests.support.waiting import wait_until
 
@@ -61,7 +61,9 @@ def _process(args: list[str], url: str) -> Iterator[None]:
         process.wait(timeout=10)
 
 
-def _write_config(tmp: Path, shop: ShopKeys, adapter_port: int, sandbox_port: int) -> Path:
+def _write_config(
+    tmp: Path, shop: ShopKeys, adapter_port: int, sandbox_port: int, shop_port: int
+) -> Path:
     acqp, alipay = generate_private_key(), generate_private_key()
     (tmp / "acqp.pem").write_text(private_key_pem(acqp))
     (tmp / "acqp.pub.pem").write_text(public_key_pem(acqp.public_key()))
@@ -84,7 +86,7 @@ def _write_config(tmp: Path, shop: ShopKeys, adapter_port: int, sandbox_port: in
                 "merchant_id": shop.merchant_id,
                 "hmac_keys": [shop.hmac_key],
                 "blowfish_key": shop.blowfish_key,
-                "allowed_hosts": ["127.0.0.1"],
+                "allowed_hosts": [f"127.0.0.1:{shop_port}"],  # no port: the default one only
                 "allow_http": True,
                 "allow_private_targets": True,
                 "alipay": {
@@ -176,7 +178,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
     shop = ShopKeys("BenchShop", secrets.token_hex(16), secrets.token_hex(8))
-    adapter_port, sandbox_port = free_port(), free_port()
+    adapter_port, sandbox_port, shop_port = free_port(), free_port(), reserve_port()
     adapter_url, sandbox_url = (
         f"http://127.0.0.1:{adapter_port}",
         f"http://127.0.0.1:{sandbox_port}",
@@ -184,7 +186,7 @@ def main() -> None:
     received = Received()
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        config = _write_config(tmp, shop, adapter_port, sandbox_port)
+        config = _write_config(tmp, shop, adapter_port, sandbox_port, shop_port)
         sandbox = [
             "sandbox",
             "--port",
@@ -203,7 +205,7 @@ def main() -> None:
                 f"{adapter_url}/healthz",
             ),
             httpx.Client(timeout=30) as http,
-            serve(create_test_shop(received)) as shop_url,
+            serve(create_test_shop(received), shop_port) as shop_url,
         ):
             s2s = S2SClient(shop, adapter_url, http)
             pay_ids = _paid_payments(s2s, sandbox_url, shop_url, tmp / "adapter.sqlite3")
