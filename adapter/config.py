@@ -231,7 +231,8 @@ class Merchant(_Model):
         "OK", description="Status of a paid payment; AUTHORIZED for shops that only accept that"
     )
     return_method: ReturnMethod = Field(
-        "post", description="post: auto-submitting form; get: 303 redirect with the query"
+        "get",
+        description="get: 303 redirect with the result in the query; post: auto-submitting form",
     )
     allow_http: bool = Field(False, description="accept http:// shop URLs (demo/test shops only)")
     allow_private_targets: bool = Field(

@@ -20,7 +20,7 @@ from adapter.store.operations import OperationStore
 from adapter.store.payments import PaymentStore
 from tests.support.config import with_values, write_config
 from tests.support.models import NOTICE, NOW, PAY_ID, a_payment, a_step
-from tests.support.servers import free_port
+from tests.support.servers import free_ports
 from tests.support.waiting import wait_until
 
 
@@ -133,20 +133,11 @@ def _port_accepts(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _three_free_ports() -> int:
-    """A port whose next two are free too (the demo takes port, port + 1 and port + 2)."""
-    for _ in range(50):
-        port = free_port()
-        if port < 65000 and not any(_port_accepts(port + n) for n in (1, 2)):
-            return port
-    raise AssertionError("no three free ports in a row")
-
-
 @pytest.mark.parametrize("command", ["serve", "demo"])
 def test_ctrl_c_stops_the_servers_with_a_goodbye_and_exit_code_0(
     command: str, config: Path, tmp_path: Path
 ) -> None:
-    port = _three_free_ports()
+    port = free_ports(3)  # the demo takes port, port + 1 and port + 2
     if command == "serve":
         args = ["serve", "--config", str(config), "--port", str(port)]
     else:
@@ -158,10 +149,17 @@ def test_ctrl_c_stops_the_servers_with_a_goodbye_and_exit_code_0(
         text=True,
         env={**os.environ, "TOKEN": "t" * 32, "HMAC_NEW": "k"},
     )
+
+    def listening() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"{command} exited before listening: {process.communicate()}")
+        return _port_accepts(port)
+
     try:
-        wait_until(lambda: _port_accepts(port), timeout=30, message=f"{command} never listened")
+        # Generous: on a busy machine the demo's key generation and start-up take a while.
+        wait_until(listening, timeout=120, message=f"{command} never listened")
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
+        out, err = process.communicate(timeout=60)
     finally:
         process.kill()
     assert process.returncode == 0, err

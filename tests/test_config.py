@@ -149,7 +149,7 @@ def test_unset_keys_take_their_documented_defaults(tmp_path: Path) -> None:
         settings.max_body_bytes,
     ) == (2.0, 30.0, 60.0, 12.0, 900.0, 15.0, 30.0, 65536)
     assert (settings.alipay.key_version, settings.alipay.timeout_seconds) == ("1", None)
-    assert (merchant.success_status, merchant.return_method) == ("OK", "post")
+    assert (merchant.success_status, merchant.return_method) == ("OK", "get")
     assert (merchant.allow_http, merchant.allow_private_targets) == (False, False)
     assert (merchant.min_amount, merchant.settlement_currency) == (1, None)
     assert merchant.alipay.display_name is None

@@ -29,8 +29,8 @@ from adapter.paygate.fields import Fields
 from adapter.paygate.mac import compute_mac, request_mac_message
 from tests.support.forms import form_for_button
 from tests.support.hostile import HostileStack, hostile_stack
+from tests.support.returns import shop_return
 from tests.support.s2s import S2SClient, answer_fields
-from tests.support.shop import parse_result_form
 from tests.support.waiting import wait_until
 
 USER_DATA = "userdata-7f3a9c-secret"
@@ -153,7 +153,7 @@ class Flows:
         stack = self.hostile.stack
         serializer = URLSafeSerializer(stack.settings.token_secret.reveal(), salt="return")
         pay_id = str(serializer.loads(token))
-        _, result_pairs = parse_result_form(self.http.get(return_url).text)
+        result_pairs = shop_return(self.http.get(return_url)).pairs
         return pay_id, self.note_result(stack.shop.decode(result_pairs), result_pairs)
 
     def notified(self, pay_id: str, count: int = 1) -> None:
@@ -231,7 +231,7 @@ def _run_flows(flows: Flows) -> None:
     assert flows.call("credit", control)["Code"] == "20110015"
     for change in ({"CCNr": CARD, "CCCVC": "737"}, {"URLNotify": "https://evil.example/n"}):
         response = flows.checkout(flows.payment_fields("S-REFUSED", **change))
-        _, pairs = parse_result_form(response.text)
+        pairs = shop_return(response).pairs
         flows.note_result(stack.shop.decode(pairs), pairs)
 
     # Alipay+'s notify, forged.

@@ -352,12 +352,15 @@ async def test_transport_errors_are_unknown_and_not_retried(
     assert len(fake.requests) == 1
 
 
+STALL_SECONDS = 60.0
+
+
 async def test_whole_exchange_is_bounded_by_the_timeout(
     fake: FakeAlipayPlus, acqp_key: rsa.RSAPrivateKey, alipay_key: rsa.RSAPrivateKey
 ) -> None:
     # httpx's own timeouts are per phase; a gateway that dribbles must still not hold us.
     async def stall(request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(2)
+        await asyncio.sleep(STALL_SECONDS)
         return httpx.Response(200, content=result_body("F", "PROCESS_FAIL"))  # acceptable if late
 
     transport = httpx.MockTransport(stall)
@@ -366,7 +369,8 @@ async def test_whole_exchange_is_bounded_by_the_timeout(
         started = loop.time()
         with pytest.raises(UpstreamUnknown):
             await c.pay(ORDER, timeout=0.05)
-        assert loop.time() - started < 1
+        # Given up long before the answer: no bound on speed, so a busy machine passes too.
+        assert loop.time() - started < STALL_SECONDS / 2
 
 
 # --- lifecycle and settings -----------------------------------------------------------------

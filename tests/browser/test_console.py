@@ -109,7 +109,8 @@ def test_an_operator_finds_a_payment_by_trans_id_and_reads_every_hop_of_it(
     context: BrowserContext, stack: ConsoleStack
 ) -> None:
     pay_id = stack.paid_payment("CONSOLE-1", "4200")
-    assert stack.wait_for_notifies(pay_id)
+    # Playwright runs an event loop in this thread: wait on what the shop received, not the DB.
+    wait_until(lambda: stack.notifies_for(pay_id), message="the shop was never notified")
     with httpx.Client(timeout=30) as http:
         answer = S2SClient(stack.shop, stack.adapter_url, http).credit(
             pay_id, "CONSOLE-1-R", "1200"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,23 +17,29 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy import Select, select
 from starlette.applications import Starlette
 
+from adapter.alipayplus.client import AlipayPlusClient
 from adapter.alipayplus.signing import generate_private_key, private_key_pem, public_key_pem
 from adapter.config import Settings, parse_settings
 from adapter.mapping import load_mapping
+from adapter.model import FINAL_STATES
 from adapter.net.resolver import Resolver
 from adapter.paygate.fields import Fields
+from adapter.runtime import client_settings
 from adapter.sandbox.app import create_sandbox_app
 from adapter.sandbox.config import SandboxClient, SandboxConfig
 from adapter.store.db import Database
 from adapter.store.replays import ReplayStore
-from adapter.store.tables import payments
+from adapter.store.tables import notifications, notify_attempts, payments
 from adapter.web.app import create_app
 from tests.support.postgres import create_database, drop_database
 from tests.support.s2s import S2SClient
 from tests.support.servers import reserve_port, serve
 from tests.support.shop import Received, ShopKeys, create_test_shop
+from tests.support.waiting import DEFAULT_TIMEOUT, wait_until
 
 CLIENT_ID = "SANDBOX_TEST_CLIENT"
+# Generous for every call a test makes: a busy machine may answer slowly, never wrongly.
+HTTP_TIMEOUT = 30.0
 
 
 @dataclass
@@ -65,17 +70,21 @@ class Stack:
         fields.update(extra)
         return fields
 
-    def column(self, query: Select[Any]) -> list[str]:
-        """Read straight from the adapter's database (a second connection to the file)."""
+    def rows(self, query: Select[Any]) -> list[dict[str, Any]]:
+        """Read straight from the adapter's database (a second connection to it)."""
 
-        async def read() -> list[str]:
+        async def read() -> list[dict[str, Any]]:
             db = Database(self.settings.database_url)
             try:
-                return await db.read(lambda conn: [str(v) for v in conn.execute(query).scalars()])
+                return await db.read(lambda conn: [dict(r) for r in conn.execute(query).mappings()])
             finally:
                 await db.dispose()
 
         return asyncio.run(read())
+
+    def column(self, query: Select[Any]) -> list[str]:
+        """The one column ``query`` selects, as text."""
+        return [str(value) for row in self.rows(query) for value in row.values()]
 
     def forget_req_id_answers(self) -> None:
         async def forget() -> None:
@@ -96,37 +105,48 @@ class Stack:
     def sim(self, path: str, payload: dict[str, object] | None = None) -> dict[str, object]:
         """Call the sandbox's test-control API."""
         url = f"{self.sandbox_url}/_sim/{path}"
-        response = httpx.post(url, json=payload or {}) if payload is not None else httpx.get(url)
+        response = (
+            httpx.post(url, json=payload or {}, timeout=HTTP_TIMEOUT)
+            if payload is not None
+            else httpx.get(url, timeout=HTTP_TIMEOUT)
+        )
         assert response.status_code in (200, 201), response.text
         result: dict[str, object] = response.json()
         return result
 
     def replace_faults(self, *faults: dict[str, object]) -> None:
         """Swap the sandbox's faults for these in one step (clear + add could let a call by)."""
-        httpx.put(f"{self.sandbox_url}/_sim/faults", json=list(faults)).raise_for_status()
+        url = f"{self.sandbox_url}/_sim/faults"
+        httpx.put(url, json=list(faults), timeout=HTTP_TIMEOUT).raise_for_status()
 
     def clear_faults(self) -> None:
-        httpx.delete(f"{self.sandbox_url}/_sim/faults").raise_for_status()
+        httpx.delete(f"{self.sandbox_url}/_sim/faults", timeout=HTTP_TIMEOUT).raise_for_status()
 
     def pay_id_for(self, trans_id: str) -> str:
         (pay_id,) = self.column(select(payments.c.pay_id).where(payments.c.trans_id == trans_id))
         return pay_id
 
+    def payment_row(self, pay_id: str) -> dict[str, Any]:
+        (row,) = self.rows(select(payments).where(payments.c.pay_id == pay_id))
+        return row
+
     def state_of(self, pay_id: str) -> str:
         (state,) = self.column(select(payments.c.state).where(payments.c.pay_id == pay_id))
         return state
 
-    def wait_for_state(self, pay_id: str, state: str, seconds: float = 5.0) -> None:
-        deadline = time.monotonic() + seconds
-        while self.state_of(pay_id) != state:
-            assert time.monotonic() < deadline, f"{pay_id} is {self.state_of(pay_id)}, not {state}"
-            time.sleep(0.02)
+    def await_state(self, pay_id: str, state: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        wait_until(
+            lambda: self.state_of(pay_id) == state,
+            timeout=timeout,
+            message=lambda: f"payment {pay_id} is {self.state_of(pay_id)}, not {state}",
+        )
 
     def open_payment(self, trans_id: str, amount: str = "10000") -> str:
         """A payment waiting for the shopper at the Alipay+ checkout; returns its PayID."""
         response = httpx.post(
             f"{self.adapter_url}/alipayplus.aspx",
             data=self.shop.request(self.payment_fields(trans_id, amount)),
+            timeout=HTTP_TIMEOUT,
         )
         assert response.status_code == 303, response.text
         return self.pay_id_for(trans_id)
@@ -135,7 +155,7 @@ class Stack:
         """A payment the shopper paid, known as SUCCESS by the adapter (by notify)."""
         pay_id = self.open_payment(trans_id, amount)
         self.sim(f"payments/{pay_id}/complete", {"status": "S"})
-        self.wait_for_state(pay_id, "SUCCESS")
+        self.await_state(pay_id, "SUCCESS")
         return pay_id
 
     def notifies_for(self, pay_id: str) -> list[Fields]:
@@ -143,12 +163,58 @@ class Stack:
         decoded = [self.shop.decode(pairs) for pairs in self.received.notifies]
         return [fields for fields in decoded if fields["PayID"] == pay_id]
 
-    def wait_for_notifies(self, pay_id: str, seconds: float = 5.0) -> list[Fields]:
-        """The payment's URLNotify calls, once the first has arrived (or ``seconds`` passed)."""
-        deadline = time.monotonic() + seconds
-        while not self.notifies_for(pay_id) and time.monotonic() < deadline:
-            time.sleep(0.05)
+    def notifications_of(self, pay_id: str) -> list[dict[str, Any]]:
+        """The payment's shop notifications as the outbox stores them, oldest first."""
+        query = select(notifications).where(notifications.c.pay_id == pay_id)
+        return self.rows(query.order_by(notifications.c.id))
+
+    def attempts_of(self, notification_id: int) -> list[dict[str, Any]]:
+        """The delivery attempts of one shop notification as stored, oldest first."""
+        query = select(notify_attempts).where(notify_attempts.c.notification_id == notification_id)
+        return self.rows(query.order_by(notify_attempts.c.id))
+
+    def _outbox_done(self, pay_id: str) -> bool:
+        if self.state_of(pay_id) not in FINAL_STATES:
+            return False
+        stored = self.notifications_of(pay_id)
+        return bool(stored) and all(row["status"] != "pending" for row in stored)
+
+    def settled_notifies(self, pay_id: str, *, timeout: float = DEFAULT_TIMEOUT) -> list[Fields]:
+        """The URLNotify calls the shop received for the payment, once no more can come: the
+        payment is final and each of its notifications is recorded delivered or dead. (The
+        shop records a call before it answers; the adapter records the attempt after.)"""
+        wait_until(
+            lambda: self._outbox_done(pay_id),
+            timeout=timeout,
+            message=lambda: (
+                f"payment {pay_id} is {self.state_of(pay_id)}, its notifications "
+                f"{[(n['final_state'], n['status']) for n in self.notifications_of(pay_id)]}"
+            ),
+        )
         return self.notifies_for(pay_id)
+
+    def after_delayed_calls(self, delay_seconds: float) -> None:
+        """Return once the sandbox has processed every call that arrived before now and was held
+        back by a ``delay`` fault of at most ``delay_seconds``: a marker call of our own, held
+        back as long, is answered only after them (the sandbox's timers fire in order)."""
+        marker = f"marker-{secrets.token_hex(8)}"
+        self.sim(
+            "faults",
+            {
+                "api": "inquiryPayment",
+                "mode": "delay",
+                "delay_seconds": delay_seconds,
+                "request_id": marker,
+            },
+        )
+
+        async def ask() -> None:
+            settings = replace(client_settings(self.settings.alipay), timeout_cap=None)
+            async with AlipayPlusClient(settings) as client:
+                reply = await client.inquiry_payment(marker, timeout=delay_seconds + 30)
+            assert reply.result.code == "ORDER_NOT_EXIST", reply.raw
+
+        asyncio.run(ask())
 
     def ledger(self, pay_id: str) -> dict[str, Any]:
         return self.sim(f"payments/{pay_id}")
@@ -254,6 +320,8 @@ def running_stack(
             private_key=alipay,
             public_url=sandbox_url,
             time_scale=0.001,
+            # Generous: a busy machine must not turn a slow answer into a resent notify.
+            notify_timeout=30.0,
         )
     )
     adapter_url = f"http://127.0.0.1:{adapter_port}"
@@ -305,7 +373,7 @@ def s2s_postgres_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
 
 @pytest.fixture
 def s2s(s2s_stack: Stack) -> Iterator[S2SClient]:
-    with httpx.Client(timeout=30) as http:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as http:
         yield S2SClient(s2s_stack.shop, s2s_stack.adapter_url, http)
     s2s_stack.clear_faults()  # a test's leftover faults end with it
 

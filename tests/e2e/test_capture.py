@@ -49,7 +49,7 @@ def test_capturing_a_declined_or_reversed_payment_is_refused(
 ) -> None:
     declined = s2s_stack.open_payment("CP-DECL", "2000")
     s2s_stack.sim(f"payments/{declined}/complete", {"status": "F"})
-    s2s_stack.wait_for_state(declined, "FAILED")
+    s2s_stack.await_state(declined, "FAILED")
     reversed_ = s2s_stack.paid_payment("CP-REV", "2000")
     assert s2s.reverse(reversed_, "CP-REV-X", "2000")["Code"] == "00000000"
     for pay_id in (declined, reversed_):

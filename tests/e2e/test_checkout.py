@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import time
+import re
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urljoin
 
 import httpx
+import pytest
 
 from adapter.paygate.fields import Fields
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import HTTP_TIMEOUT, Stack, running_stack
+from tests.e2e.conftest import test_shop_factory as shop_factory
 from tests.support.forms import form_for_button
-from tests.support.shop import parse_result_form
+from tests.support.returns import ShopReturn, follow_return, shop_return
+from tests.support.shop import Received
 
 
 def _start(stack: Stack, client: httpx.Client, trans_id: str) -> str:
@@ -36,21 +41,13 @@ def _click(client: httpx.Client, checkout_url: str, button: str) -> str:
 def _result(
     stack: Stack, client: httpx.Client, return_url: str
 ) -> tuple[str, Fields, dict[str, str]]:
-    response = client.get(return_url)
-    assert response.status_code == 200, response.text
-    url, pairs = parse_result_form(response.text)
-    return url, stack.shop.decode(pairs), dict(pairs)
-
-
-def _wait_for_notifies(stack: Stack, count: int, seconds: float = 5.0) -> list[Fields]:
-    deadline = time.monotonic() + seconds
-    while len(stack.received.notifies) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return [stack.shop.decode(pairs) for pairs in stack.received.notifies]
+    """Where the browser return goes, the decoded result and the outer pairs, by any method."""
+    returned = follow_return(client, return_url)
+    return returned.url, stack.shop.decode(returned.pairs), dict(returned.pairs)
 
 
 def test_paid_checkout_reaches_url_success_and_one_url_notify(stack: Stack) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         return_url = _click(client, _start(stack, client, "T-PAY"), "pay")
         url, fields, outer = _result(stack, client, return_url)
     assert url == f"{stack.shop_url}/success"
@@ -65,26 +62,24 @@ def test_paid_checkout_reaches_url_success_and_one_url_notify(stack: Stack) -> N
         "basket-7",
     )
     assert (outer["session"], outer["lang"]) == ("abc", "de")
-    notifies = _wait_for_notifies(stack, 1)
-    time.sleep(0.5)
+    (notify,) = stack.settled_notifies(fields["PayID"])
+    assert notify["Status"] == "OK"
     assert len(stack.received.notifies) == 1
-    assert notifies[0]["PayID"] == fields["PayID"]
-    assert notifies[0]["Status"] == "OK"
 
 
 def test_declined_checkout_reaches_url_failure_with_failed(stack: Stack) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         return_url = _click(client, _start(stack, client, "T-DECLINE"), "decline")
         url, fields, _ = _result(stack, client, return_url)
     assert url == f"{stack.shop_url}/failure"
     assert fields["Status"] == "FAILED"
     assert fields["Code"].startswith("2")
-    (notify,) = _wait_for_notifies(stack, 1)
+    (notify,) = stack.settled_notifies(fields["PayID"])
     assert (notify["Status"], notify["Code"]) == ("FAILED", fields["Code"])
 
 
 def test_abandoned_checkout_returns_authorize_request_with_pending_code(stack: Stack) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         checkout_url = _start(stack, client, "T-LEAVE")
         client.get(checkout_url)
         (token,) = stack.return_tokens()
@@ -92,6 +87,9 @@ def test_abandoned_checkout_returns_authorize_request_with_pending_code(stack: S
     assert url == f"{stack.shop_url}/success"
     assert fields["Status"] == "AUTHORIZE_REQUEST"
     assert fields["Code"].startswith("6")
+    # Still open, so no notification is queued (it would be, with the final state).
+    assert stack.state_of(fields["PayID"]) == "PENDING"
+    assert stack.notifications_of(fields["PayID"]) == []
     assert stack.received.notifies == []
 
 
@@ -103,7 +101,7 @@ def test_get_request_from_a_redirecting_shop_starts_the_checkout(stack: Stack) -
 
 
 def test_repeated_trans_id_resumes_the_pending_payment(stack: Stack) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         first = _start(stack, client, "T-AGAIN")
         second = _start(stack, client, "T-AGAIN")
     assert first == second
@@ -111,7 +109,7 @@ def test_repeated_trans_id_resumes_the_pending_payment(stack: Stack) -> None:
 
 
 def test_repeated_trans_id_with_another_amount_is_refused_as_duplicate(stack: Stack) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         _start(stack, client, "T-DUP")
         response = client.post(
             f"{stack.adapter_url}/alipayplus.aspx",
@@ -122,15 +120,72 @@ def test_repeated_trans_id_with_another_amount_is_refused_as_duplicate(stack: St
     assert len(stack.stored_pay_ids()) == 1
 
 
-def test_merchant_with_return_method_get_gets_a_303_with_len_and_data(stack: Stack) -> None:
-    merchant = stack.settings.merchants[stack.shop.merchant_id]
-    object.__setattr__(merchant, "return_method", "get")
-    with httpx.Client() as client:
+def test_by_default_the_browser_return_is_a_303_with_the_result_in_the_query(
+    stack: Stack,
+) -> None:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         return_url = _click(client, _start(stack, client, "T-303"), "pay")
         response = client.get(return_url)
     assert response.status_code == 303
     location = httpx.URL(response.headers["location"])
     assert str(location).startswith(f"{stack.shop_url}/success?")
+    assert [name for name, _ in location.params.multi_items()] == ["Len", "Data", "session", "lang"]
     fields = stack.shop.decode(list(location.params.multi_items()))
     assert fields["Status"] == "OK"
-    assert location.params["session"] == "abc"
+    assert (location.params["session"], location.params["lang"]) == ("abc", "de")
+
+
+@pytest.fixture
+def post_stack(tmp_path: Path) -> Iterator[Stack]:
+    """A stack whose merchant keeps the auto-submitting POST form (``return_method: post``)."""
+    received = Received()
+    with running_stack(
+        tmp_path,
+        shop_factory(received),
+        received,
+        merchant_settings={"return_method": "post"},
+    ) as running:
+        yield running
+
+
+_SCRIPT_NONCE = re.compile(r'<script nonce="([^"]+)">')
+
+
+def _assert_auto_submitting_form(response: httpx.Response, url: str) -> ShopReturn:
+    """The form posts to ``url`` and only its own script, named by the CSP nonce, may run."""
+    assert response.status_code == 200, response.text
+    nonces = _SCRIPT_NONCE.findall(response.text)
+    assert len(nonces) == 1
+    csp = response.headers["content-security-policy"]
+    assert f"script-src 'nonce-{nonces[0]}';" in csp
+    assert "form-action *" in csp
+    returned = shop_return(response)
+    assert (returned.method, returned.url) == ("post", url)
+    return returned
+
+
+def test_a_merchant_with_return_method_post_gets_the_auto_submitting_form(
+    post_stack: Stack,
+) -> None:
+    stack = post_stack
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
+        return_url = _click(client, _start(stack, client, "T-POST"), "pay")
+        first = client.get(return_url)
+        again = client.get(return_url)
+    returned = _assert_auto_submitting_form(first, f"{stack.shop_url}/success")
+    assert [name for name, _ in returned.pairs] == ["Len", "Data", "session", "lang"]
+    fields = stack.shop.decode(returned.pairs)
+    assert (fields["Status"], fields["TransID"]) == ("OK", "T-POST")
+    # A fresh nonce on every page: a nonce an attacker saw once is worth nothing.
+    assert _SCRIPT_NONCE.findall(first.text) != _SCRIPT_NONCE.findall(again.text)
+
+
+def test_a_declined_checkout_posts_the_failure_to_url_failure_for_a_post_merchant(
+    post_stack: Stack,
+) -> None:
+    stack = post_stack
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
+        return_url = _click(client, _start(stack, client, "T-POST-NO"), "decline")
+        response = client.get(return_url)
+    returned = _assert_auto_submitting_form(response, f"{stack.shop_url}/failure")
+    assert stack.shop.decode(returned.pairs)["Status"] == "FAILED"

@@ -62,7 +62,7 @@ def test_a_credit_larger_than_the_payment_is_refused_before_alipay_is_asked(
 def test_credit_on_a_declined_payment_is_refused(s2s_stack: Stack, s2s: S2SClient) -> None:
     pay_id = s2s_stack.open_payment("CR-DECL", "1000")
     s2s_stack.sim(f"payments/{pay_id}/complete", {"status": "F"})
-    s2s_stack.wait_for_state(pay_id, "FAILED")
+    s2s_stack.await_state(pay_id, "FAILED")
     answer = s2s.credit(pay_id, "CR-DECL-R1", "100")
     assert (answer["Status"], answer["Code"]) == ("FAILED", "21500041")
     assert s2s_stack.ledger(pay_id)["refunds"] == []

@@ -6,16 +6,15 @@ The stack here retries pay for 1 s and cancels what is still open 4 s after its 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from adapter.paygate.fields import Fields
 from tests.e2e.conftest import Stack, running_stack
 from tests.e2e.conftest import test_shop_factory as shop_factory
+from tests.support.returns import shop_return
 from tests.support.shop import Received
 
 EXPIRY = {"pay_budget_seconds": 1, "cancel_open_after_seconds": 4}
@@ -40,25 +39,21 @@ def expired(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Expired]:
             data=stack.shop.request(stack.payment_fields("EX-LOST", "800")),
             timeout=30,
         )
-        # Sent back to the shop, pending (the auto-submitting form of return_method post).
-        assert response.status_code == 200, response.text
+        # Sent back to the shop, pending.
+        returned = shop_return(response)
+        assert returned.url == f"{stack.shop_url}/success"
+        assert stack.shop.decode(returned.pairs)["Status"] == "AUTHORIZE_REQUEST"
         stack.clear_faults()
         never_arrived = stack.pay_id_for("EX-LOST")
         assert stack.state_of(never_arrived) == "UNKNOWN"
         yield Expired(stack, in_process, never_arrived)
 
 
-def _notifies(stack: Stack, pay_id: str) -> list[Fields]:
-    stack.wait_for_notifies(pay_id, seconds=10)
-    time.sleep(0.3)  # a second notify, if there were one, would have come by now
-    return stack.notifies_for(pay_id)
-
-
 def test_a_payment_still_in_process_after_its_expiry_is_cancelled(expired: Expired) -> None:
     stack, pay_id = expired.stack, expired.in_process
-    stack.wait_for_state(pay_id, "CANCELLED", seconds=10)
+    stack.await_state(pay_id, "CANCELLED")
     assert stack.ledger(pay_id)["cancelled"] is True
-    [notify] = _notifies(stack, pay_id)
+    [notify] = stack.settled_notifies(pay_id)
     assert (notify["Status"], notify["Code"][0]) == ("FAILED", "2")
     # Nobody can pay it any more.
     paid = httpx.post(f"{stack.sandbox_url}/_sim/payments/{pay_id}/complete", json={"status": "S"})
@@ -71,9 +66,9 @@ def test_a_payment_whose_pay_never_reached_alipay_ends_failed_after_its_expiry(
     expired: Expired,
 ) -> None:
     stack, pay_id = expired.stack, expired.never_arrived
-    stack.wait_for_state(pay_id, "FAILED", seconds=10)
+    stack.await_state(pay_id, "FAILED")
     assert httpx.get(f"{stack.sandbox_url}/_sim/payments/{pay_id}").status_code == 404
-    [notify] = _notifies(stack, pay_id)
+    [notify] = stack.settled_notifies(pay_id)
     assert (notify["Status"], notify["Code"]) == ("FAILED", "21500136")
     calls = stack.sim("calls")["by_request_id"]
     assert calls[pay_id]["cancelPayment"] == 1  # type: ignore[index]

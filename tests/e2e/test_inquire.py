@@ -110,7 +110,7 @@ def test_an_inquiry_alipay_refuses_or_leaves_unknown_keeps_the_payment_open(
 def test_inquire_of_a_declined_payment_is_failed(s2s_stack: Stack, s2s: S2SClient) -> None:
     pay_id = s2s_stack.open_payment("IQ-DECL", "4200")
     s2s_stack.sim(f"payments/{pay_id}/complete", {"status": "F"})
-    s2s_stack.wait_for_state(pay_id, "FAILED")
+    s2s_stack.await_state(pay_id, "FAILED")
     answer = s2s.inquire(pay_id)
     assert (answer["Status"], answer["Code"][0]) == ("FAILED", "2")
     assert amounts(answer) == ("0", "0", "0", "EUR", "FAILED")

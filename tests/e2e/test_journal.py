@@ -63,7 +63,7 @@ def test_a_full_flow_journals_every_hop_in_order_and_no_secret(stack: Stack) -> 
     stack.received.notify_status = 500  # the shop's URLNotify fails at first
     pay_id = stack.open_payment("T-J1", amount="1000")
     stack.sim(f"payments/{pay_id}/complete", {"status": "S"})
-    stack.wait_for_state(pay_id, "SUCCESS")
+    stack.await_state(pay_id, "SUCCESS")
     wait_until(lambda: stack.received.bodies, message="no URLNotify attempt")
     stack.received.notify_status = 200
     wait_until(lambda: _delivered(stack, pay_id), message="the URLNotify was never delivered")

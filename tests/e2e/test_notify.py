@@ -1,70 +1,87 @@
-"""notifyPayment ordering, duplicates and forgeries: one final state, one shop notify."""
+"""notifyPayment ordering, duplicates and forgeries: one final state, one shop notify.
+
+"Exactly one" is asserted once nothing more can come: the sandbox recorded the adapter's answer
+to every notifyPayment it sent, and the payment's shop notification is recorded delivered.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import Stack, running_stack
+from tests.e2e.conftest import HTTP_TIMEOUT, Stack, running_stack
 from tests.e2e.conftest import test_shop_factory as shop_factory
-from tests.e2e.test_checkout import _click, _result, _start, _wait_for_notifies
+from tests.e2e.test_checkout import _click, _result, _start
 from tests.support.shop import Received
-
-
-def _wait_until(condition: object, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
-        time.sleep(0.05)
+from tests.support.waiting import wait_until
 
 
 def _acked(stack: Stack) -> list[bool]:
+    """Whether the adapter acknowledged each notifyPayment the sandbox sent, in order."""
     attempts = stack.sim("notifications")["attempts"]
     assert isinstance(attempts, list)
     return [bool(a["acked"]) for a in attempts]
 
 
+def _answered(stack: Stack, count: int) -> list[bool]:
+    """:func:`_acked`, once the adapter has answered ``count`` notifyPayments (the sandbox
+    records an attempt when the answer is in)."""
+
+    def answered() -> list[bool]:
+        acked = _acked(stack)
+        return acked if len(acked) >= count else []
+
+    return wait_until(
+        answered,
+        message=lambda: f"the adapter answered {len(_acked(stack))} notifies, not {count}",
+    )
+
+
 def test_notify_before_the_browser_return_settles_the_payment(stack: Stack) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         return_url = _click(client, _start(stack, client, "T-N1"), "pay")
-        _wait_until(lambda: stack.stored_states() == ["SUCCESS"])
+        # An acknowledged notify ends the sandbox's sending: it is the only one.
+        assert _answered(stack, 1) == [True]
         assert stack.stored_states() == ["SUCCESS"]
-        assert _acked(stack) == [True]
         url, fields, _ = _result(stack, client, return_url)
     assert (url, fields["Status"]) == (f"{stack.shop_url}/success", "OK")
-    _wait_for_notifies(stack, 1)
-    time.sleep(0.3)
+    (notify,) = stack.settled_notifies(fields["PayID"])
+    assert notify["Status"] == "OK"
     assert len(stack.received.notifies) == 1
 
 
 def test_notify_after_the_browser_return_changes_nothing_more(stack: Stack) -> None:
     stack.sim("notify-policy", {"mode": "withhold"})
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         return_url = _click(client, _start(stack, client, "T-N2"), "pay")
         _, fields, _ = _result(stack, client, return_url)  # settled by inquiryPayment
     assert fields["Status"] == "OK"
     (pay_id,) = stack.stored_pay_ids()
+    # The sandbox records the attempt once the adapter has answered, so this notify has been
+    # handled completely when the call returns.
     stack.sim(f"notifications/{pay_id}/send", {})
     assert _acked(stack) == [True]
-    _wait_for_notifies(stack, 1)
-    time.sleep(0.3)
+    (notify,) = stack.settled_notifies(pay_id)
+    assert notify["Status"] == "OK"
     assert len(stack.received.notifies) == 1
     assert stack.stored_states() == ["SUCCESS"]
 
 
 def test_duplicate_notifies_give_exactly_one_shop_notify(stack: Stack) -> None:
     stack.sim("notify-policy", {"mode": "duplicate"})
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         _click(client, _start(stack, client, "T-N3"), "pay")
-    _wait_until(lambda: len(_acked(stack)) >= 2)
+    # Both copies of the first round acknowledged: the sandbox sends no further round.
+    assert _answered(stack, 2) == [True, True]
     (pay_id,) = stack.stored_pay_ids()
     stack.sim(f"notifications/{pay_id}/send", {})
     assert _acked(stack) == [True, True, True]
-    _wait_for_notifies(stack, 1)
-    time.sleep(0.5)
+    assert [n["final_state"] for n in stack.notifications_of(pay_id)] == ["SUCCESS"]
+    (notify,) = stack.settled_notifies(pay_id)
+    assert notify["Status"] == "OK"
     assert len(stack.received.notifies) == 1
 
 
@@ -86,12 +103,14 @@ def test_notify_with_a_bad_signature_is_rejected_and_changes_nothing(
 ) -> None:
     stack = unreconciled_stack
     stack.sim("notify-policy", {"mode": "bad_signature"})
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         _click(client, _start(stack, client, "T-N4"), "pay")
-    _wait_until(lambda: len(_acked(stack)) >= 1)
-    assert _acked(stack)[0] is False
-    assert stack.stored_states() == ["PENDING"]
-    time.sleep(0.3)
+    # The adapter answered the forged notify (the sandbox recorded the refusal): it changed
+    # nothing, and no shop notification was queued, so none can ever be sent.
+    assert _answered(stack, 1)[0] is False
+    (pay_id,) = stack.stored_pay_ids()
+    assert stack.state_of(pay_id) == "PENDING"
+    assert stack.notifications_of(pay_id) == []
     assert stack.received.notifies == []
 
 
@@ -103,20 +122,20 @@ def test_a_forged_notify_without_headers_is_refused(stack: Stack) -> None:
 
 def test_lost_notify_is_made_up_for_by_reconciliation(stack: Stack) -> None:
     stack.sim("notify-policy", {"mode": "withhold"})
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         _click(client, _start(stack, client, "T-N5"), "pay")  # the shopper never returns
-    _wait_until(lambda: stack.stored_states() == ["SUCCESS"])
-    assert stack.stored_states() == ["SUCCESS"]
-    (notify,) = _wait_for_notifies(stack, 1)
+    (pay_id,) = stack.stored_pay_ids()
+    stack.await_state(pay_id, "SUCCESS")
+    (notify,) = stack.settled_notifies(pay_id)
     assert notify["Status"] == "OK"
 
 
 def test_abandoned_checkout_ends_failed_by_reconciliation_after_expiry(stack: Stack) -> None:
     stack.sim("notify-policy", {"mode": "withhold"})
-    with httpx.Client() as client:
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         client.get(_start(stack, client, "T-N6"))
     stack.sim("clock/advance", {"seconds": 11 * 60})
-    _wait_until(lambda: stack.stored_states() == ["FAILED"])
-    assert stack.stored_states() == ["FAILED"]
-    (notify,) = _wait_for_notifies(stack, 1)
+    (pay_id,) = stack.stored_pay_ids()
+    stack.await_state(pay_id, "FAILED")
+    (notify,) = stack.settled_notifies(pay_id)
     assert (notify["Status"], notify["Code"][0]) == ("FAILED", "2")

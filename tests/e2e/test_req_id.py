@@ -140,7 +140,7 @@ def test_an_inquire_of_an_open_payment_is_not_frozen_by_its_req_id(
     pending = answer_fields(s2s_stack.shop, s2s.send("inquire", params))
     assert pending["Status"] == "AUTHORIZE_REQUEST"
     s2s_stack.sim(f"payments/{pay_id}/complete", {"status": "S"})
-    s2s_stack.wait_for_state(pay_id, "SUCCESS")
+    s2s_stack.await_state(pay_id, "SUCCESS")
     paid = s2s.send("inquire", params)
     assert answer_fields(s2s_stack.shop, paid)["Status"] == "OK"
     assert s2s.send("inquire", params).content == paid.content
@@ -150,7 +150,8 @@ def test_a_pending_credit_is_not_stored_and_its_repeat_returns_the_final_outcome
     s2s_stack: Stack, s2s: S2SClient
 ) -> None:
     pay_id = s2s_stack.paid_payment("RQ-PEND", "1000")
-    s2s_stack.sim("faults", {"api": "refund", "mode": "http_500", "count": 6})
+    # Until cleared: with full jitter any number of quick retries may fit into the budget.
+    s2s_stack.sim("faults", {"api": "refund", "mode": "http_500", "count": 1000})
     params = s2s.outer(
         {
             "PayID": pay_id,

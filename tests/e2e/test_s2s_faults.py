@@ -6,7 +6,6 @@ The S2S stack caps each Alipay+ call at 1 s and gives each request 3 s.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from sqlalchemy import select
 from adapter.store.tables import operations
 from tests.e2e.conftest import Stack
 from tests.support.s2s import S2SClient
+from tests.support.waiting import wait_until
 
 
 def fault(stack: Stack, api: str, mode: str, **extra: Any) -> None:
@@ -54,7 +54,8 @@ def test_a_credit_retried_within_its_budget_refunds_once(
     # At least one retry, all with the same refundRequestId (a dropped keep-alive connection
     # can add one more).
     assert refund_calls(s2s_stack, answer["XID"]) >= 2
-    time.sleep(0.6 if mode == "delay" else 0)  # let the late original arrive too
+    if mode == "delay":
+        s2s_stack.after_delayed_calls(extra["delay_seconds"])  # the late original too
     assert_one_refund(s2s_stack, pay_id, answer["XID"], 900)
 
 
@@ -82,15 +83,15 @@ def test_an_unknown_credit_is_settled_by_the_reconciler(s2s_stack: Stack, s2s: S
     assert (first["Status"], first["Code"]) == ("AUTHORIZE_REQUEST", "61500003")
     assert s2s_stack.ledger(pay_id)["refunded"] == 0
     s2s_stack.clear_faults()
-    deadline = time.monotonic() + 5
-    while s2s_stack.ledger(pay_id)["refunded"] == 0:
-        assert time.monotonic() < deadline, "the reconciler did not retry the refund"
-        time.sleep(0.1)
+    wait_until(
+        lambda: s2s_stack.ledger(pay_id)["refunded"] != 0,
+        message="the reconciler did not retry the refund",
+    )
     assert_one_refund(s2s_stack, pay_id, first["XID"], 900)
-    deadline = time.monotonic() + 5
-    while s2s.call("inquire", {"PayID": pay_id})["AmountCred"] != "900":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until(
+        lambda: s2s.call("inquire", {"PayID": pay_id})["AmountCred"] == "900",
+        message="inquire.aspx never reported the settled refund",
+    )
 
 
 def test_a_cancel_whose_answer_was_lost_is_retried_once_more(
@@ -115,12 +116,12 @@ def test_a_success_notify_after_an_unknown_cancel_still_ends_cancelled(
     assert (answer["Status"], answer["Code"]) == ("AUTHORIZE_REQUEST", "61500003")
     # The shopper pays anyway; the notify must not make the payment paid.
     s2s_stack.sim(f"payments/{pay_id}/complete", {"status": "S"})
-    s2s_stack.wait_for_state(pay_id, "CANCELLED")
+    s2s_stack.await_state(pay_id, "CANCELLED")
     s2s_stack.clear_faults()
-    deadline = time.monotonic() + 5
-    while s2s_stack.ledger(pay_id)["state"] != "CANCELLED":
-        assert time.monotonic() < deadline, "the reconciler did not retry the cancel"
-        time.sleep(0.1)
+    wait_until(
+        lambda: s2s_stack.ledger(pay_id)["state"] == "CANCELLED",
+        message="the reconciler did not retry the cancel",
+    )
     again = s2s.reverse(pay_id, "FT-CRACE-X", "900")
     assert (again["Status"], again["Code"], again["XID"]) == ("OK", "00000000", answer["XID"])
     assert s2s_stack.state_of(pay_id) == "CANCELLED"
@@ -152,7 +153,7 @@ def _cancelled_but_paid(stack: Stack, s2s: S2SClient, trans_id: str) -> str:
     fault(stack, "cancelPayment", "result", request_id=pay_id, count=100)
     assert s2s.reverse(pay_id, f"{trans_id}-X", "900")["Code"] == "61500003"
     stack.sim(f"payments/{pay_id}/complete", {"status": "S"})
-    stack.wait_for_state(pay_id, "CANCELLED")
+    stack.await_state(pay_id, "CANCELLED")
     return pay_id
 
 
@@ -165,10 +166,10 @@ def test_a_cancel_refused_after_a_success_notify_is_refunded_instead(
     """The shop was told CANCELLED while the shopper paid: the money goes back by a refund."""
     pay_id = _cancelled_but_paid(s2s_stack, s2s, "FT-CREFUSED")
     s2s_stack.replace_faults({"api": "cancelPayment", "request_id": pay_id, **REFUSED})
-    deadline = time.monotonic() + 5
-    while s2s_stack.ledger(pay_id)["refunded"] == 0:
-        assert time.monotonic() < deadline, "the reconciler did not refund the paid payment"
-        time.sleep(0.1)
+    wait_until(
+        lambda: s2s_stack.ledger(pay_id)["refunded"] != 0,
+        message="the reconciler did not refund the paid payment",
+    )
     answer = s2s.reverse(pay_id, "FT-CREFUSED-X", "900")
     assert (answer["Status"], answer["Code"]) == ("OK", "00000000")
     assert_one_refund(s2s_stack, pay_id, answer["XID"], 900)
@@ -176,7 +177,7 @@ def test_a_cancel_refused_after_a_success_notify_is_refunded_instead(
     stored = select(operations.c.alipay_id).where(operations.c.xid == answer["XID"])
     assert s2s_stack.column(stored) == [refund["refundId"]]
     assert s2s_stack.state_of(pay_id) == "CANCELLED"
-    assert [n["Status"] for n in s2s_stack.notifies_for(pay_id)] == ["FAILED"]
+    assert [n["Status"] for n in s2s_stack.settled_notifies(pay_id)] == ["FAILED"]
 
 
 def test_a_paid_payment_whose_cancel_and_refund_are_refused_is_reported_to_the_operator(
@@ -186,10 +187,10 @@ def test_a_paid_payment_whose_cancel_and_refund_are_refused_is_reported_to_the_o
     s2s_stack.replace_faults(
         {"api": "cancelPayment", "request_id": pay_id, **REFUSED}, {"api": "refund", **REFUSED}
     )
-    deadline = time.monotonic() + 5
-    while f"payment {pay_id}: paid and told CANCELLED" not in caplog.text:
-        assert time.monotonic() < deadline, "the refused cancel and refund were not reported"
-        time.sleep(0.1)
+    wait_until(
+        lambda: f"payment {pay_id}: paid and told CANCELLED" in caplog.text,
+        message="the refused cancel and refund were not reported",
+    )
     answer = s2s.reverse(pay_id, "FT-BOTHREFUSED-X", "900")
     assert (answer["Status"], answer["Code"]) == ("FAILED", "21500135")
     assert s2s_stack.ledger(pay_id)["refunds"] == []

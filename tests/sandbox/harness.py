@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapter.alipayplus.signing import signed_headers, verify_message
+from adapter.sandbox.config import DEFAULT_NOTIFY_SCHEDULE
+from tests.support.waiting import DEFAULT_TIMEOUT, wait_until_async
 
 PAYMENTS = "/aps/api/v1/payments/"
 REDIRECT_URL = "https://shop.example/return?order=1"
@@ -169,21 +172,57 @@ class Sim:
         return attempts
 
     async def attempts_until(
-        self, check: Callable[[list[dict[str, Any]]], bool], timeout: float = 5.0
+        self, check: Callable[[list[dict[str, Any]]], bool], timeout: float = DEFAULT_TIMEOUT
     ) -> list[dict[str, Any]]:
         """The attempt log once ``check`` holds: the receiver sees a delivery before its ack
         is judged and recorded."""
-        deadline = time.monotonic() + timeout
-        while not check(attempts := await self.attempts()):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"attempts never matched: {attempts}")
-            await asyncio.sleep(0.01)
-        return attempts
+        seen: list[dict[str, Any]] = []
+
+        async def checked() -> bool:
+            seen[:] = await self.attempts()
+            return check(seen)
+
+        await wait_until_async(
+            checked, timeout=timeout, message=lambda: f"attempts never matched: {seen}"
+        )
+        return seen
+
+    async def acked(self, payment_request_id: str) -> list[dict[str, Any]]:
+        """The payment's attempts once one is acknowledged: the sender stops at an ack, so
+        this is all there will ever be."""
+        log = await self.attempts_until(
+            lambda log: any(a["acked"] for a in _of(log, payment_request_id))
+        )
+        return _of(log, payment_request_id)
 
     async def policy(self, mode: str, delay_seconds: float = 0.0) -> Any:
         return await self.ok(
             "POST", "/notify-policy", {"mode": mode, "delay_seconds": delay_seconds}
         )
+
+
+def _of(log: list[dict[str, Any]], payment_request_id: str) -> list[dict[str, Any]]:
+    return [a for a in log if a["payment_request_id"] == payment_request_id]
+
+
+# A head start for the rounds already due when a marker starts (see all_rounds_passed).
+MARKER_HEAD_START_SECONDS = 0.3
+
+
+async def all_rounds_passed(acqp: Acqp, sim: Sim) -> None:
+    """Return once every notification round the sandbox had scheduled before this call has
+    come and gone, so a test can assert that nothing more was sent.
+
+    A marker payment paid now is notified to a URL that never acknowledges, so it goes through
+    the whole schedule. Its last round comes after every round already due: the same schedule,
+    started later, and held back a further head start (the policy delay, read when a delivery
+    starts). Leaves the notify policy at normal with that delay; each test resets the sandbox.
+    """
+    marker = f"marker-{secrets.token_hex(6)}"
+    await sim.policy("normal", delay_seconds=MARKER_HEAD_START_SECONDS)
+    await acqp.paid(marker, paymentNotifyUrl=f"{acqp.base_url}/never-acknowledges")
+    rounds = len(DEFAULT_NOTIFY_SCHEDULE)
+    await sim.attempts_until(lambda log: len(_of(log, marker)) == rounds)
 
 
 @dataclass
@@ -254,11 +293,3 @@ class Receiver:
         if reply == "unsigned":
             headers = {"content-type": "application/json"}
         return Response(body, headers=headers)
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.sandbox.harness import REDIRECT_URL, Acqp, Receiver, Sim, eventually, pay_body
+from tests.sandbox.harness import REDIRECT_URL, Acqp, Receiver, Sim, pay_body
 
 
 async def open_checkout(acqp: Acqp, payment_request_id: str, **pay: Any) -> str:
@@ -72,11 +72,13 @@ async def test_the_app_flow_can_be_paid_through_payment_data(acqp: Acqp, sim: Si
     assert (await sim.payment("p1"))["state"] == "SUCCESS"
 
 
-async def test_pay_sends_a_signed_success_notification(acqp: Acqp, receiver: Receiver) -> None:
+async def test_pay_sends_a_signed_success_notification(
+    acqp: Acqp, sim: Sim, receiver: Receiver
+) -> None:
     url = await open_checkout(acqp, "p1")
     await acqp.http.post(url, data={"action": "pay"})
-    await eventually(lambda: len(receiver.deliveries) == 1)
-    delivery = receiver.deliveries[0]
+    await sim.acked("p1")
+    (delivery,) = receiver.deliveries
     assert delivery.verified
     assert delivery.body["paymentResult"]["resultStatus"] == "S"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tests.sandbox.conftest import CLIENT_ID, OTHER_CLIENT_ID, StartSandbox
-from tests.sandbox.harness import Acqp, Receiver, Sim, eventually, pay_body, refund_body
+from tests.sandbox.harness import Acqp, Receiver, Sim, pay_body, refund_body
+from tests.support.waiting import wait_until_async
 
 
 async def test_the_ledger_describes_the_payment(acqp: Acqp, sim: Sim) -> None:
@@ -38,8 +39,9 @@ async def test_complete_with_f_fails_with_the_given_code(
     await acqp.call("pay", pay_body("p1"))
     ledger = await sim.ok("POST", "/payments/p1/complete", {"status": "F", "result_code": "X"})
     assert (ledger["state"], ledger["resultCode"]) == ("FAIL", "X")
-    await sim.attempts_until(lambda log: len(log) == 1)
-    assert receiver.deliveries[0].body["paymentResult"]["resultCode"] == "X"
+    await sim.acked("p1")
+    (delivery,) = receiver.deliveries
+    assert delivery.body["paymentResult"]["resultCode"] == "X"
 
 
 async def test_complete_without_a_valid_status_is_400(acqp: Acqp, sim: Sim) -> None:
@@ -95,7 +97,7 @@ async def test_an_abandoned_checkout_expires_and_notifies_without_any_access(
     acqp, _ = start_sandbox(clock=lambda: now[0])
     await acqp.call("pay", pay_body("p1"))
     now[0] += timedelta(minutes=11)
-    await eventually(lambda: bool(receiver.deliveries), timeout=3)
+    await wait_until_async(lambda: bool(receiver.deliveries))
     assert receiver.deliveries[0].body["paymentResult"]["resultCode"] == "ORDER_IS_CLOSED"
 
 
@@ -113,4 +115,4 @@ async def test_reset_forgets_payments_faults_calls_notifications_and_the_clock(
     assert await sim.advance(0) < before
     assert await acqp.code("pay", pay_body("p1")) == "PAYMENT_IN_PROCESS"
     await sim.ok("POST", "/payments/p1/complete", {"status": "S"})
-    await sim.attempts_until(lambda log: len(log) == 1)
+    await sim.acked("p1")

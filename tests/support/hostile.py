@@ -37,8 +37,9 @@ from adapter.store.tables import payments
 from adapter.web.app import create_app
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import Stack
+from tests.support.returns import shop_return
 from tests.support.servers import serve
-from tests.support.shop import Received, parse_result_form
+from tests.support.shop import Received
 
 # Stand-ins for the public addresses fake names resolve to. Nothing ever connects to them: the
 # backend below sends such a connection to a loopback sink or refuses it, and the suite's
@@ -242,8 +243,8 @@ def assert_unique_keys(pairs: Sequence[tuple[str, str]]) -> None:
 
 def failure_result(stack: Stack, response: httpx.Response, url_failure: str) -> Fields:
     """The FAILED result the browser is sent to ``url_failure`` with, decoded and MAC-checked."""
-    assert response.status_code == 200, response.text
-    url, pairs = parse_result_form(response.text)
+    returned = shop_return(response)
+    url, pairs = returned.url, returned.pairs
     assert url == url_failure
     assert_unique_keys(pairs)
     fields = stack.shop.decode(pairs)

@@ -2,33 +2,66 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from tests.support.waiting import wait_until
 
 # Ports handed out by reserve_port, with their bound sockets, until serve() takes them.
 _reserved: dict[int, socket.socket] = {}
 _reserved_lock = threading.Lock()
 
 
-def free_port() -> int:
-    """A port free right now, for a server in another process (which must bind it itself)."""
+def _ephemeral_ports() -> range:
+    """The ports the kernel picks local ports of outgoing connections from."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    except (OSError, ValueError):
+        low, high = "32768", "60999"  # Linux's default
+    return range(int(low), int(high) + 1)
+
+
+def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive ports free right now, for servers in another process
+    (which must bind them themselves).
+
+    Taken below the ephemeral range: a port in it may become the local port of one of the many
+    outgoing connections on a busy machine before the other process binds it.
+    """
+    below = _ephemeral_ports().start
+    for _ in range(200):
+        first = random.randrange(10_000, below - count)
+        if all(_bindable(first + n) for n in range(count)):
+            return first
+    raise AssertionError(f"no {count} consecutive free ports below {below}")
+
+
+def free_port() -> int:
+    """One port as :func:`free_ports` finds it."""
+    return free_ports(1)
 
 
 def reserve_port() -> int:
     """A port kept bound until :func:`serve` listens on it.
 
-    With :func:`free_port` the port is released before the server binds it, and an outgoing
-    connection of the busy test process can take it as its local port in between.
+    A port the kernel hands out is in the ephemeral range: released before the server binds it,
+    an outgoing connection of the busy test process could take it as its local port meanwhile.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -55,11 +88,12 @@ def serve(app: ASGIApp, port: int | None = None) -> Iterator[str]:
         target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True
     )
     thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"server on port {port} did not start")
-        time.sleep(0.01)
+
+    def started() -> bool:
+        assert thread.is_alive() or server.started, f"the server on port {port} stopped"
+        return server.started
+
+    wait_until(started, timeout=60, message=f"the server on port {port} did not start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

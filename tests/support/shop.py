@@ -18,8 +18,10 @@ from adapter.paygate.mac import compute_mac, request_mac_message, response_mac_m
 
 @dataclass
 class Received:
+    """What the shop's URLNotify got, recorded before it answers ``notify_status``."""
+
     notifies: list[list[tuple[str, str]]] = field(default_factory=list)
-    bodies: list[bytes] = field(default_factory=list)  # the same, as they came
+    bodies: list[bytes] = field(default_factory=list)  # the same calls, byte for byte
     notify_status: int = 200
 
 

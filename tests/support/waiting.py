@@ -2,19 +2,22 @@
 
 Never sleep a fixed time and then assert that nothing more happened: on a busy machine the
 second event may simply not have arrived yet. Wait for the first event to be recorded as final
-instead, then assert on what is there.
+instead (a notification recorded delivered, an attempt acknowledged, a later marker processed),
+then assert on what is there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
-DEFAULT_TIMEOUT = 15.0  # generous: CI machines are slow and busy; a pass returns at once
+# Generous: CI machines are slow and busy, and a wait returns as soon as its condition holds.
+DEFAULT_TIMEOUT = 30.0
 POLL_SECONDS = 0.02
 
 Message = str | Callable[[], str]
@@ -42,16 +45,30 @@ def wait_until(
         time.sleep(POLL_SECONDS)
 
 
+@overload
 async def wait_until_async(
-    condition: Callable[[], Awaitable[T | None]],
+    condition: Callable[[], Awaitable[T]], *, timeout: float = ..., message: Message = ...
+) -> T: ...
+
+
+@overload
+async def wait_until_async(
+    condition: Callable[[], T], *, timeout: float = ..., message: Message = ...
+) -> T: ...
+
+
+async def wait_until_async(
+    condition: Callable[[], Any],
     *,
     timeout: float = DEFAULT_TIMEOUT,
     message: Message = "the condition never held",
-) -> T:
-    """The same inside an event loop, for a condition that is itself awaited."""
+) -> Any:
+    """The same inside an event loop; ``condition`` may be a coroutine function."""
     deadline = time.monotonic() + timeout
     while True:
-        value = await condition()
+        value = condition()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         if time.monotonic() > deadline:

@@ -1,0 +1,184 @@
+"""Two OutboxWorkers on one database, each in a thread and event loop of its own like two adapter
+processes, compete for the same due notifications: each one reaches the shop exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from adapter.config import Settings, parse_settings
+from adapter.core.context import Context
+from adapter.core.outbox import OutboxWorker
+from adapter.mapping import load_mapping
+from adapter.model import PaymentState, ShopNotice
+from adapter.runtime import open_context
+from adapter.store.db import Database, migrate
+from adapter.store.payments import Notification, PaymentStore
+from adapter.store.tables import notifications, notify_attempts
+from tests.support.config import config_data
+from tests.support.models import NOW, a_payment
+from tests.support.postgres import create_database, drop_database
+from tests.support.servers import reserve_port, serve
+from tests.support.waiting import wait_until_async
+
+ROWS = 60  # three claims' worth: a worker leases up to 20 due rows at a time
+# The shop holds every delivery until both workers are delivering: the first worker is then
+# still busy with its claim while the second claims, so both really compete for the rows.
+# Shorter than the outbox's read timeout, so a missing second worker fails the test instead.
+HOLD_SECONDS = 5.0
+
+
+@dataclass
+class Gate:
+    """Opens once both workers are delivering."""
+
+    opened: threading.Event = field(default_factory=threading.Event)
+    delivering: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def arrived(self, worker: str) -> None:
+        with self.lock:
+            self.delivering.add(worker)
+            if len(self.delivering) == 2:
+                self.opened.set()
+
+
+def gated_shop(bodies: list[bytes], gate: Gate) -> Starlette:
+    async def notify(request: Request) -> PlainTextResponse:
+        bodies.append(await request.body())
+        await asyncio.to_thread(gate.opened.wait, HOLD_SECONDS)
+        return PlainTextResponse("OK")
+
+    return Starlette(routes=[Route("/notify", notify, methods=["POST"])])
+
+
+class RecordingWorker(OutboxWorker):
+    """An OutboxWorker that notes which notifications it delivered."""
+
+    def __init__(self, ctx: Context, name: str, gate: Gate) -> None:
+        super().__init__(ctx)
+        self.name = name
+        self.gate = gate
+        self.delivered: list[int] = []
+
+    async def deliver(self, notification: Notification) -> None:
+        self.delivered.append(notification.id)
+        self.gate.arrived(self.name)
+        await super().deliver(notification)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A real SQLite file or a fresh PostgreSQL database, migrated."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/adapter.sqlite3"
+    else:
+        url = asyncio.run(create_database())
+    asyncio.run(migrate(url))
+    yield url
+    if request.param == "postgres":
+        asyncio.run(drop_database(url))
+
+
+def _settings(tmp_path: Path, database_url: str, shop_port: int) -> Settings:
+    data = config_data(
+        tmp_path,
+        allowed_hosts=[f"127.0.0.1:{shop_port}"],
+        allow_http=True,
+        allow_private_targets=True,
+    )
+    data["adapter"]["database_url"] = database_url
+    environ = {"TOKEN": "t" * 32, "HMAC_NEW": "new-hmac-key"}
+    return parse_settings(data, base_dir=tmp_path, environ=environ)
+
+
+async def _queue_notifications(database_url: str, notify_url: str) -> None:
+    """ROWS paid payments of merchant Shop, each with its notification due now."""
+    db = Database(database_url)
+    store = PaymentStore(db)
+    try:
+        for n in range(ROWS):
+            pay_id = f"{n:032d}"
+            await store.insert(a_payment(pay_id=pay_id, trans_id=f"T-{n}"))
+            await store.finalize(
+                pay_id,
+                PaymentState.SUCCESS,
+                now=NOW,
+                from_states=[PaymentState.NEW],
+                notice=ShopNotice(notify_url, f"row={n}"),
+            )
+    finally:
+        await db.dispose()
+
+
+def _run_worker(settings: Settings, name: str, gate: Gate, start: threading.Barrier) -> list[int]:
+    """One worker's passes until no notification is pending any more; what it delivered."""
+
+    async def work() -> list[int]:
+        async with open_context(settings, load_mapping(), run_migrations=False) as ctx:
+            worker = RecordingWorker(ctx, name, gate)
+            pending = select(func.count()).select_from(notifications)
+            pending = pending.where(notifications.c.status == "pending")
+
+            async def all_delivered() -> bool:
+                await worker.run_once()
+                return await ctx.payments.db.read(lambda c: c.execute(pending).scalar_one()) == 0
+
+            try:
+                start.wait(timeout=60)
+                await wait_until_async(
+                    all_delivered, timeout=120, message=f"{name}: rows still pending"
+                )
+            finally:
+                await worker.aclose()
+            return worker.delivered
+
+    return asyncio.run(work())
+
+
+async def _stored(database_url: str) -> tuple[list[dict[str, Any]], int]:
+    db = Database(database_url)
+    try:
+        rows = await db.read(
+            lambda c: [dict(r) for r in c.execute(select(notifications)).mappings()]
+        )
+        count = select(func.count()).select_from(notify_attempts)
+        attempts = await db.read(lambda c: int(c.execute(count).scalar_one()))
+    finally:
+        await db.dispose()
+    return rows, attempts
+
+
+def test_two_workers_on_one_database_deliver_every_due_notification_exactly_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    bodies: list[bytes] = []
+    gate = Gate()
+    port = reserve_port()
+    settings = _settings(tmp_path, database_url, port)
+    with serve(gated_shop(bodies, gate), port) as shop_url:
+        asyncio.run(_queue_notifications(database_url, f"{shop_url}/notify"))
+        start = threading.Barrier(2)
+        with ThreadPoolExecutor(2) as pool:
+            runs = [pool.submit(_run_worker, settings, name, gate, start) for name in "AB"]
+            first, second = (run.result(timeout=170) for run in runs)
+
+    assert sorted(bodies) == sorted(f"row={n}".encode() for n in range(ROWS))
+    assert first and second, "both workers delivered some of the rows"
+    assert not set(first) & set(second)
+    rows, attempts = asyncio.run(_stored(database_url))
+    assert sorted(first + second) == sorted(row["id"] for row in rows)
+    assert {(row["status"], row["attempts"]) for row in rows} == {("delivered", 1)}
+    assert attempts == ROWS
