@@ -169,11 +169,12 @@ def run_wrk(
             str(samples_file),
             str(sample_every),
         ],
-        check=True,
         capture_output=True,
         text=True,
-    ).stdout
-    return parse_output(out, prepared)
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr or out.stdout}")
+    return parse_output(out.stdout, prepared)
 
 
 def read_samples(path: Path) -> list[Sample]:
