@@ -92,8 +92,14 @@ def _terminated(signum: int, frame: object) -> None:
 def _until_stopped(serving: Coroutine[Any, Any, object]) -> int:
     """Serve until Ctrl+C or SIGTERM, then say goodbye and exit 0 (the stop was asked for)."""
     signal.signal(signal.SIGTERM, _terminated)
-    with contextlib.suppress(KeyboardInterrupt, _Terminated):
-        asyncio.run(serving)
+    # The event loop uvicorn itself would pick (uvloop where installed): on plain asyncio every
+    # request costs measurably more CPU (docs/performance.md#known-traps).
+    loop_factory = uvicorn.Config(app=None, log_config=None).get_loop_factory()
+    with (
+        contextlib.suppress(KeyboardInterrupt, _Terminated),
+        asyncio.Runner(loop_factory=loop_factory) as runner,
+    ):
+        runner.run(serving)
     _goodbye()
     return 0
 

@@ -159,3 +159,6 @@ class Event:
     merchant_id: str | None = None
     detail: Detail = field(default_factory=dict)
     actor: str = "adapter"
+    # A read-only request (inquire): counted, logged at DEBUG, never journalled. Shops poll
+    # it, and its rows and lines would only bury the hops that change something.
+    routine: bool = False

@@ -42,9 +42,9 @@ class Journal:
     def observe(self, observer: Observer) -> None:
         self._observers.append(observer)
 
-    def note(self, event: Event, *, keep: bool = True) -> None:
-        """A hop: journalled (unless ``keep`` is False: counted and logged only)."""
-        if keep and not ride(event):
+    def note(self, event: Event) -> None:
+        """A hop: journalled (a routine one is only counted and logged)."""
+        if not event.routine and not ride(event):
             self._leftovers.append(event)
         self._report(event)
 

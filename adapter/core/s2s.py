@@ -199,8 +199,8 @@ async def handle_operation(ctx: Context, endpoint: Endpoint, outer: Fields) -> s
             pay_id=handled.pay_id,
             merchant_id=handled.merchant_id,
             detail={"status": handled.answer.status},
-        ),
-        keep=endpoint is not Endpoint.INQUIRE,  # read-only: its rows would only be noise
+            routine=endpoint is Endpoint.INQUIRE,
+        )
     )
     return handled.answer.body
 
@@ -236,7 +236,7 @@ async def _operation(ctx: Context, endpoint: Endpoint, outer: Fields) -> _Handle
             return _Handled(_refusal(ctx, merchant, echo, error), merchant_id)
         pay_id = payment.pay_id if payment else None
         bind_correlation(merchant_id=merchant_id, trans_id=request.trans_id, pay_id=pay_id)
-        if request.req_id is None:
+        if request.req_id is None or not endpoint.changes_money:
             answer = await _answer(ctx, merchant, request, echo, payment)
         else:
             answer = await _replayed(ctx, merchant, request, echo, payment, request.req_id)

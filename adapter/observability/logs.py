@@ -69,7 +69,13 @@ def configure_logging(log_format: str = "json", level: str = "INFO") -> None:
     )
     shared = _shared_processors()
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # A line below the level is dropped before any processor runs (inquire's hops are
+        # DEBUG: with the default level they cost nothing).
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
@@ -111,4 +117,5 @@ def log_hop(event: Event) -> None:
         **event.detail,
     }
     # What the event does not know is left to the keys bound for the request.
-    hop_log.info(event.hop.value, **{k: v for k, v in fields.items() if v is not None})
+    write = hop_log.debug if event.routine else hop_log.info
+    write(event.hop.value, **{k: v for k, v in fields.items() if v is not None})

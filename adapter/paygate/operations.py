@@ -41,6 +41,12 @@ class Endpoint(StrEnum):
         return MacScheme.INQUIRE if self is Endpoint.INQUIRE else MacScheme.OPERATION
 
     @property
+    def changes_money(self) -> bool:
+        """Credit and reverse move money; capture and inquire only read (no ReqId copy: a
+        repeat answers the current state, which is what a repeated read should see)."""
+        return self in (Endpoint.REVERSE, Endpoint.CREDIT)
+
+    @property
     def carries_amount(self) -> bool:
         """Every endpoint but inquire sends TransID, Amount and Currency."""
         return self is not Endpoint.INQUIRE

@@ -14,7 +14,7 @@ import json
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -145,6 +145,9 @@ class AdapterStore:
             "cancel_requested": False,
             "created_at": now,
             "updated_at": now,
+            # Not due for the reconciler during the run: its inquiries are not the endpoint's
+            # work, and would settle the open payments the notify runs are about to settle.
+            "next_check_at": now + timedelta(days=1),
         }
         return complete_row(tables.payments, given, now)
 

@@ -146,6 +146,18 @@ def test_an_inquire_of_an_open_payment_is_not_frozen_by_its_req_id(
     assert s2s.send("inquire", params).content == paid.content
 
 
+def test_an_inquire_repeated_by_req_id_answers_the_current_state(
+    s2s_stack: Stack, s2s: S2SClient
+) -> None:
+    """inquire moves no money: no copy is kept, so a credit in between shows in the repeat."""
+    pay_id = s2s_stack.paid_payment("RQ-NOW", "1000")
+    params = s2s.outer({"PayID": pay_id, "ReqId": "r-now"})
+    assert answer_fields(s2s_stack.shop, s2s.send("inquire", params))["AmountCred"] == "0"
+    credit = {"PayID": pay_id, "TransID": "RQ-N-1", "Amount": "300", "Currency": "EUR"}
+    assert s2s.call("credit", credit)["Code"] == "00000000"
+    assert answer_fields(s2s_stack.shop, s2s.send("inquire", params))["AmountCred"] == "300"
+
+
 def test_a_pending_credit_is_not_stored_and_its_repeat_returns_the_final_outcome(
     s2s_stack: Stack, s2s: S2SClient
 ) -> None:
