@@ -94,7 +94,7 @@ def _until_stopped(serving: Coroutine[Any, Any, object]) -> int:
     signal.signal(signal.SIGTERM, _terminated)
     # The event loop uvicorn itself would pick (uvloop where installed): on plain asyncio every
     # request costs measurably more CPU (docs/performance.md#known-traps).
-    loop_factory = uvicorn.Config(app=None, log_config=None).get_loop_factory()
+    loop_factory = uvicorn.Config(app="", log_config=None).get_loop_factory()
     with (
         contextlib.suppress(KeyboardInterrupt, _Terminated),
         asyncio.Runner(loop_factory=loop_factory) as runner,
