@@ -55,10 +55,13 @@ def write_riding(conn: Connection) -> None:
         riding.clear()
 
 
+_INSERT_EVENTS = insert(events)  # built once: every write transaction runs it
+
+
 def write_events(conn: Connection, rows: Iterable[Event]) -> None:
     values = [_values(event) for event in rows]
     if values:
-        conn.execute(insert(events), values)
+        conn.execute(_INSERT_EVENTS, values)
 
 
 def _values(event: Event) -> dict[str, Any]:

@@ -17,7 +17,17 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Select, Update, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Update,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -108,22 +118,63 @@ def _values(op: Operation, first_check_after: timedelta) -> dict[str, object]:
     }
 
 
-# Built once (inquire reads it every time): SQLAlchemy then skips rebuilding and re-keying it.
+# The statements of every credit, reversal and inquire are built once: building and keying a
+# statement costs SQLAlchemy twice what running its cached form does
+# (docs/performance.md#known-traps).
 _STEPS_OF_PAYMENT = (
     select(operations)
     .where(operations.c.pay_id == bindparam("pay_id"))
     .order_by(operations.c.created_at, operations.c.xid)
 )
+_STEP_BY_XID = select(operations).where(operations.c.xid == bindparam("xid"))
+_NEWEST_STEP_BY_TRANS_ID = (
+    select(operations)
+    .where(
+        operations.c.pay_id == bindparam("pay_id"),
+        operations.c.kind == bindparam("kind"),
+        operations.c.trans_id == bindparam("trans_id"),
+    )
+    .order_by(operations.c.created_at.desc())
+    .limit(1)
+)
+_INSERT_STEP = insert(operations)
 
 
-def _lock_payment(conn: Connection, pay_id: str, states: list[str]) -> bool:
-    """Take the payment's lock (see the module docstring); False unless it is in ``states``."""
-    result = conn.execute(
+def _payment_lock(*where: ColumnElement[bool]) -> Update:
+    """Take the payment's lock (see the module docstring), if the row matches ``where``."""
+    return (
         update(payments)
-        .where(payments.c.pay_id == pay_id, payments.c.state.in_(states))
+        .where(payments.c.pay_id == bindparam("locked_pay_id"), *where)
         .values(updated_at=payments.c.updated_at)
     )
-    return result.rowcount == 1
+
+
+# A credit needs a paid payment that no reversal is under way for.
+_LOCK_CREDITABLE = _payment_lock(
+    payments.c.state == PaymentState.SUCCESS.value, payments.c.cancel_requested.is_(False)
+)
+_LOCK_REVERSIBLE = _payment_lock(
+    payments.c.state.in_([s.value for s in (*OPEN_STATES, PaymentState.SUCCESS)])
+)
+_CREDITS_TAKEN = select(func.coalesce(func.sum(operations.c.amount), 0)).where(
+    operations.c.pay_id == bindparam("pay_id"),
+    operations.c.kind == OperationKind.CREDIT.value,
+    operations.c.state.in_(_COUNTED),
+)
+_FINISH_STEP = (
+    update(operations)
+    .where(operations.c.xid == bindparam("step_xid"), operations.c.state.in_(_OPEN))
+    .values(
+        state=bindparam("new_state"),
+        result_code=bindparam("new_result_code"),
+        alipay_id=bindparam("new_alipay_id"),
+        updated_at=bindparam("now"),
+    )
+)
+
+
+def _locked(conn: Connection, lock: Update, pay_id: str) -> bool:
+    return conn.execute(lock, {"locked_pay_id": pay_id}).rowcount == 1
 
 
 def _finish(
@@ -134,12 +185,14 @@ def _finish(
     result_code: str,
     alipay_id: str | None = None,
 ) -> bool:
-    result = conn.execute(
-        update(operations)
-        .where(operations.c.xid == xid, operations.c.state.in_(_OPEN))
-        .values(state=state.value, result_code=result_code, alipay_id=alipay_id, updated_at=now)
-    )
-    return result.rowcount == 1
+    values = {
+        "step_xid": xid,
+        "new_state": state.value,
+        "new_result_code": result_code,
+        "new_alipay_id": alipay_id,
+        "now": now,
+    }
+    return conn.execute(_FINISH_STEP, values).rowcount == 1
 
 
 @dataclass(frozen=True)
@@ -181,23 +234,12 @@ class OperationStore:
         """Insert the credit unless the payment is not SUCCESS or it would exceed ``paid``."""
 
         def work(conn: Connection) -> Reservation:
-            if not _lock_payment(conn, op.pay_id, [PaymentState.SUCCESS.value]):
+            if not _locked(conn, _LOCK_CREDITABLE, op.pay_id):
                 return Refusal.NOT_ALLOWED
-            cancel_requested = conn.execute(
-                select(payments.c.cancel_requested).where(payments.c.pay_id == op.pay_id)
-            ).scalar_one()
-            if cancel_requested:
-                return Refusal.NOT_ALLOWED
-            taken = conn.execute(
-                select(func.coalesce(func.sum(operations.c.amount), 0)).where(
-                    operations.c.pay_id == op.pay_id,
-                    operations.c.kind == OperationKind.CREDIT.value,
-                    operations.c.state.in_(_COUNTED),
-                )
-            ).scalar_one()
+            taken = conn.execute(_CREDITS_TAKEN, {"pay_id": op.pay_id}).scalar_one()
             if int(taken) + op.amount > paid:
                 return Refusal.EXCEEDS
-            conn.execute(insert(operations).values(**_values(op, self.first_check_after)))
+            conn.execute(_INSERT_STEP, _values(op, self.first_check_after))
             write_events(conn, events)
             return Reserved(op)
 
@@ -205,10 +247,9 @@ class OperationStore:
 
     async def reserve_reversal(self, op: Operation, *, events: Sequence[Event] = ()) -> Reservation:
         """Mark the payment cancel-requested and insert the reversal, or join an open one."""
-        reversible = [s.value for s in (*OPEN_STATES, PaymentState.SUCCESS)]
 
         def work(conn: Connection) -> Reservation:
-            if not _lock_payment(conn, op.pay_id, reversible):
+            if not _locked(conn, _LOCK_REVERSIBLE, op.pay_id):
                 return Refusal.NOT_ALLOWED
             rows = (
                 conn.execute(
@@ -231,14 +272,14 @@ class OperationStore:
                 .where(payments.c.pay_id == op.pay_id)
                 .values(cancel_requested=True, updated_at=op.created_at)
             )
-            conn.execute(insert(operations).values(**_values(op, self.first_check_after)))
+            conn.execute(_INSERT_STEP, _values(op, self.first_check_after))
             write_events(conn, events)
             return Reserved(op)
 
         return await self._reserve(work)
 
-    async def _first(self, query: Select[Any]) -> Operation | None:
-        row = await self.db.read(lambda conn: conn.execute(query).mappings().first())
+    async def _first(self, query: Select[Any], **params: str) -> Operation | None:
+        row = await self.db.read(lambda conn: conn.execute(query, params).mappings().first())
         return _operation(row) if row else None
 
     async def _all(self, query: Select[Any], **params: str) -> list[Operation]:
@@ -246,7 +287,7 @@ class OperationStore:
         return [_operation(row) for row in rows]
 
     async def get(self, xid: str) -> Operation | None:
-        return await self._first(select(operations).where(operations.c.xid == xid))
+        return await self._first(_STEP_BY_XID, xid=xid)
 
     async def by_req_id(
         self, merchant_id: str, kind: OperationKind, req_id: str
@@ -264,14 +305,7 @@ class OperationStore:
     ) -> Operation | None:
         """The newest step of this kind on the payment that the shop gave this TransID."""
         return await self._first(
-            select(operations)
-            .where(
-                operations.c.pay_id == pay_id,
-                operations.c.kind == kind.value,
-                operations.c.trans_id == trans_id,
-            )
-            .order_by(operations.c.created_at.desc())
-            .limit(1)
+            _NEWEST_STEP_BY_TRANS_ID, pay_id=pay_id, kind=kind.value, trans_id=trans_id
         )
 
     async def for_payment(self, pay_id: str) -> list[Operation]:
