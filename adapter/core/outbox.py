@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 POLL_SECONDS = 1.0
+BATCH = 20  # notifications leased per pass
 NOTIFY_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
@@ -134,7 +135,9 @@ class OutboxWorker:
         return notice.body if notice is not None else ""
 
     async def run_once(self) -> int:
-        due = await self.ctx.payments.claim_due_notifications(now=self.ctx.clock(), lease=LEASE)
+        due = await self.ctx.payments.claim_due_notifications(
+            now=self.ctx.clock(), lease=LEASE, limit=BATCH
+        )
         try:
             await asyncio.gather(*(self.deliver(n) for n in due))
         except asyncio.CancelledError:
@@ -152,7 +155,8 @@ class OutboxWorker:
         ctx = self.ctx
         while not ctx.stopping.is_set():
             try:
-                await self.run_once()
+                if await self.run_once() == BATCH:
+                    continue  # a full batch: more are likely due now, not after the poll
             except Exception:
                 log.exception("outbox pass failed")
             with contextlib.suppress(TimeoutError):

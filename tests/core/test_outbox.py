@@ -4,6 +4,7 @@ processes, compete for the same due notifications: each one reaches the shop exa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from adapter.config import Settings, parse_settings
+from adapter.core import outbox
 from adapter.core.context import Context
 from adapter.core.outbox import OutboxWorker
 from adapter.mapping import load_mapping
@@ -182,3 +184,40 @@ def test_two_workers_on_one_database_deliver_every_due_notification_exactly_once
     assert sorted(first + second) == sorted(row["id"] for row in rows)
     assert {(row["status"], row["attempts"]) for row in rows} == {("delivered", 1)}
     assert attempts == ROWS
+
+
+def counting_shop(bodies: list[bytes]) -> Starlette:
+    async def notify(request: Request) -> PlainTextResponse:
+        bodies.append(await request.body())
+        return PlainTextResponse("OK")
+
+    return Starlette(routes=[Route("/notify", notify, methods=["POST"])])
+
+
+def test_a_backlog_of_several_batches_is_delivered_without_waiting_for_the_poll(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a burst (a notify storm, an outage) the worker goes on while batches come full."""
+    monkeypatch.setattr(outbox, "POLL_SECONDS", 3600.0)  # a wait would outlast the test
+    bodies: list[bytes] = []
+    port = reserve_port()
+    settings = _settings(tmp_path, database_url, port)
+
+    async def deliver_all() -> None:
+        async with open_context(settings, load_mapping(), run_migrations=False) as ctx:
+            worker = OutboxWorker(ctx)
+            running = asyncio.create_task(worker.run())
+            try:
+                await wait_until_async(
+                    lambda: len(bodies) == ROWS, timeout=60, message="backlog not delivered"
+                )
+            finally:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+                await worker.aclose()
+
+    with serve(counting_shop(bodies), port) as shop_url:
+        asyncio.run(_queue_notifications(database_url, f"{shop_url}/notify"))
+        asyncio.run(deliver_all())
+    assert sorted(bodies) == sorted(f"row={n}".encode() for n in range(ROWS))
