@@ -33,7 +33,7 @@ from pathlib import Path
 from adapter.store.db import migrate
 from tests.bench.adapter_config import adapter_command, write_adapter_config
 from tests.bench.measure import TABLE_HEADER, Bench, Summary, ratio_line, run_line, table_row
-from tests.bench.processes import Server, running
+from tests.bench.processes import Server, running, running_peers
 from tests.bench.scale import scale_check
 from tests.bench.scenarios import SCENARIOS, Env, Inquire, Scenario, Side, UpstreamLedger
 from tests.bench.stores import AdapterStore, FloorStore, adapter_pragmas
@@ -124,23 +124,8 @@ def main() -> None:
         world = World.create(urls["upstream"], urls["shop"])
         world.save(work / "world.json")
         world_arg = ("--world", str(work / "world.json"))
-        upstream = stack.enter_context(
-            running(
-                "upstream",
-                _module("tests.bench.fake_alipay", *world_arg, "--port", str(ports["upstream"])),
-                urls["upstream"],
-                "/_fake/counts",
-                work,
-            )
-        )
-        shop = stack.enter_context(
-            running(
-                "shop",
-                _module("tests.bench.shop", "--port", str(ports["shop"])),
-                urls["shop"],
-                "/received",
-                work,
-            )
+        upstream, shop = stack.enter_context(
+            running_peers(work / "world.json", ports["upstream"], ports["shop"], work)
         )
         adapter_db = work / "adapter.sqlite3"
         database_url = f"sqlite+aiosqlite:///{adapter_db}"
@@ -195,10 +180,8 @@ def main() -> None:
             print(table_row(summary))
         if args.scale:
             scale_check(bench, work, world, urls["upstream"], args.seconds, args.pairs)
-        if bench.problems:
-            print(f"\n{len(bench.problems)} wrong answers or ledgers:")
-            print("\n".join(f"  {problem}" for problem in bench.problems))
-    sys.exit(1 if bench.problems else 0)
+        status = bench.exit_status()
+    sys.exit(status)
 
 
 if __name__ == "__main__":

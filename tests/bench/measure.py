@@ -126,6 +126,14 @@ class Bench:
             problems=tuple(problems),
         )
 
+    def exit_status(self) -> int:
+        """Print what was wrong, if anything: 1 when an answer or a ledger was wrong."""
+        if not self.problems:
+            return 0
+        print(f"\n{len(self.problems)} wrong answers or ledgers:")
+        print("\n".join(f"  {problem}" for problem in self.problems))
+        return 1
+
     def warm_up(self, side: Side, scenario: Scenario) -> None:
         """A short unreported run, so the first timed run does not pay for first calls."""
         requests_file = self.work_dir / f"warm-{side.name}.requests"

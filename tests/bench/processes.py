@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,3 +94,32 @@ class PeakRss:
         self._stop.set()
         self._thread.join()
         self.peak_mb = max(self.peak_mb, self._server.rss_mb())
+
+
+@contextmanager
+def running_peers(
+    world_file: Path, upstream_port: int, shop_port: int, logs: Path
+) -> Iterator[tuple[Server, Server]]:
+    """The fake Alipay+ and the shop that every side of a benchmark talks to."""
+    python = [sys.executable, "-m"]
+    world = ("--world", str(world_file))
+    with ExitStack() as stack:
+        upstream = stack.enter_context(
+            running(
+                "upstream",
+                [*python, "tests.bench.fake_alipay", *world, "--port", str(upstream_port)],
+                f"http://127.0.0.1:{upstream_port}",
+                "/_fake/counts",
+                logs,
+            )
+        )
+        shop = stack.enter_context(
+            running(
+                "shop",
+                [*python, "tests.bench.shop", "--port", str(shop_port)],
+                f"http://127.0.0.1:{shop_port}",
+                "/received",
+                logs,
+            )
+        )
+        yield upstream, shop

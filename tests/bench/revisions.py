@@ -28,7 +28,7 @@ from statistics import median
 
 from tests.bench.adapter_config import adapter_command, write_adapter_config
 from tests.bench.measure import Bench, Run, run_line
-from tests.bench.processes import CHECKOUT, Server, running
+from tests.bench.processes import CHECKOUT, Server, running, running_peers
 from tests.bench.scenarios import SCENARIOS, Env, Inquire, Scenario, Side, UpstreamLedger
 from tests.bench.stores import AdapterStore
 from tests.bench.world import World
@@ -100,25 +100,8 @@ def main() -> None:
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         world = World.create(urls["upstream"], urls["shop"])
         world.save(work / "world.json")
-        world_arg = ("--world", str(work / "world.json"))
-        python = [sys.executable, "-m"]
-        upstream = stack.enter_context(
-            running(
-                "upstream",
-                [*python, "tests.bench.fake_alipay", *world_arg, "--port", str(ports["upstream"])],
-                urls["upstream"],
-                "/_fake/counts",
-                work,
-            )
-        )
-        shop = stack.enter_context(
-            running(
-                "shop",
-                [*python, "tests.bench.shop", "--port", str(ports["shop"])],
-                urls["shop"],
-                "/received",
-                work,
-            )
+        upstream, shop = stack.enter_context(
+            running_peers(work / "world.json", ports["upstream"], ports["shop"], work)
         )
         sides = []
         for name, program in (("now", None), ("before", _served_from(tree))):
@@ -162,10 +145,8 @@ def main() -> None:
         )
         print("|---|---|---|---|---|---|---|")
         print("\n".join(rows))
-        if bench.problems:
-            print(f"\n{len(bench.problems)} wrong answers or ledgers:")
-            print("\n".join(f"  {problem}" for problem in bench.problems))
-    sys.exit(1 if bench.problems else 0)
+        status = bench.exit_status()
+    sys.exit(status)
 
 
 if __name__ == "__main__":
