@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from adapter.console.sessions import Session
 from adapter.console.site import Form, Site, base, first, safe_return
 from adapter.core.operator import Actor, reconcile_payment, requeue_notifications
+from adapter.paygate.numbers import ascii_number
 from adapter.store.payments import NotificationSelection
 
 MAX_SELECTED = 1000
@@ -40,7 +41,8 @@ class Actions:
     async def resend(self, request: Request, session: Session, form: Form) -> Response:
         """Resend the ticked notifications, or all dead ones (of the merchant shown): the
         outbox of this process sends each once, now."""
-        ids = tuple(int(value) for value in form.get("ids", []) if value.isdigit())
+        numbers = (ascii_number(value, max_digits=18) for value in form.get("ids", []))
+        ids = tuple(number for number in numbers if number is not None)
         selection = NotificationSelection(
             ids=ids[:MAX_SELECTED],
             pay_id=first(form, "pay_id") or None,

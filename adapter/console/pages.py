@@ -14,6 +14,7 @@ from adapter.console.sessions import Session
 from adapter.console.site import Site, duration
 from adapter.core.operator import overview, payment_file, queries
 from adapter.model import PaymentState
+from adapter.paygate.numbers import ascii_number
 from adapter.store.queries import AgeBand, Backlog, Cursor, PaymentFilter
 
 PAGE_SIZE = 50
@@ -160,7 +161,7 @@ class Pages:
             backlog = Backlog.FAILED
         merchant = params.get("merchant", "").strip()[:30] or None
         before = params.get("before", "")
-        before_id = int(before) if before.isdigit() else None
+        before_id = ascii_number(before, max_digits=18)
         lines = await queries(self.site.ctx(request)).notifications(
             backlog, merchant_id=merchant, before_id=before_id, limit=PAGE_SIZE
         )
@@ -182,4 +183,4 @@ class Pages:
 
 
 def _count(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() and len(text) < 9 else None
+    return ascii_number(text, max_digits=8) if text else None

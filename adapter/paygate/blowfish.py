@@ -13,6 +13,7 @@ from cryptography.hazmat.decrepit.ciphers.algorithms import Blowfish
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 from adapter.paygate.errors import Category, PaygateError
+from adapter.paygate.numbers import ascii_number
 
 BLOCK = 8
 MIN_KEY_BYTES = 4
@@ -96,8 +97,8 @@ class BlowfishCipher:
             raise PaygateError(Category.MISSING, "Len", "Len is missing")
         if not _DIGITS.fullmatch(length):
             raise PaygateError(Category.FORMAT, "Len", "Len must be a decimal number")
-        count = int(length)
-        if count > len(data):
+        count = ascii_number(length, max_digits=len(str(len(data))))
+        if count is None or count > len(data):
             raise PaygateError(Category.INVALID, "Len", "Len is larger than the decrypted Data")
         raw = self._decryptor.update(data)
         try:

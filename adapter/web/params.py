@@ -8,6 +8,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from adapter.paygate.errors import Category, PaygateError
 from adapter.paygate.fields import Fields
+from adapter.paygate.numbers import ascii_number
 
 
 class BodyTooLarge(PaygateError):
@@ -28,9 +29,11 @@ async def read_body(request: Request, limit: int) -> bytes:
     A client that hangs up mid-body gets :class:`BodyCutShort` like any bad request, instead of
     an unhandled exception and its traceback in the log for every such client.
     """
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(limit)
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit():
+        size = ascii_number(declared, max_digits=len(str(limit)))
+        if size is None or size > limit:
+            raise BodyTooLarge(limit)
     chunks: list[bytes] = []
     size = 0
     try:

@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
+from adapter.paygate.fields import Fields
 from tests.e2e.conftest import Stack
 from tests.support.s2s import Method, S2SClient, answer_fields
 
@@ -162,6 +163,24 @@ def test_data_that_does_not_decrypt_is_refused_encrypted(s2s_stack: Stack, endpo
     )
     answer = answer_fields(s2s_stack.shop, response)
     assert (answer["Status"], answer["Code"]) == ("FAILED", "20010003")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_len_of_thousands_of_digits_is_refused_like_any_len_beyond_the_data(
+    s2s_stack: Stack, endpoint: str
+) -> None:
+    """Python's int() refuses over 4,300 digits: that must be a Paygate answer, not a 500."""
+
+    def answer(length: str) -> Fields:
+        response = httpx.post(
+            f"{s2s_stack.adapter_url}/{endpoint}.aspx",
+            data={"MerchantID": s2s_stack.shop.merchant_id, "Len": length, "Data": "AB" * 16},
+        )
+        assert response.status_code == 200
+        return answer_fields(s2s_stack.shop, response)
+
+    huge, beyond = answer("9" * 5000), answer("17")
+    assert (huge["Status"], huge["Code"]) == ("FAILED", beyond["Code"])
 
 
 def test_an_oversized_request_gets_a_plain_refusal(s2s_stack: Stack) -> None:

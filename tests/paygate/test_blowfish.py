@@ -109,6 +109,18 @@ def test_decrypt_refuses_len_beyond_the_data() -> None:
     assert (error.category, error.parameter) == (Category.INVALID, "Len")
 
 
+@pytest.mark.parametrize("length", ["9" * 5000, "0" * 5000 + "41", "1" + "0" * 4400])
+def test_decrypt_refuses_a_len_of_thousands_of_digits_as_beyond_the_data(length: str) -> None:
+    data = client_encrypt(KEY, TEXT.encode(), "zero")
+    error = _error(lambda: BlowfishCipher(KEY).decrypt(data, length))
+    assert (error.category, error.parameter) == (Category.INVALID, "Len")
+
+
+def test_decrypt_reads_leading_zeros_of_len_as_nothing() -> None:
+    data = client_encrypt(KEY, TEXT.encode(), "zero")
+    assert BlowfishCipher(KEY).decrypt(data, "0" * 5000 + str(len(TEXT))) == TEXT
+
+
 def test_decrypt_refuses_len_that_cuts_the_text() -> None:
     """A too-short Len would silently drop the last parameter (pretix sends Response last)."""
     data = client_encrypt(KEY, TEXT.encode(), "pkcs7")
