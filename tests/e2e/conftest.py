@@ -25,14 +25,13 @@ from adapter.model import FINAL_STATES
 from adapter.net.resolver import Resolver
 from adapter.paygate.fields import Fields
 from adapter.runtime import client_settings
-from adapter.sandbox.app import create_sandbox_app
-from adapter.sandbox.config import SandboxClient, SandboxConfig
 from adapter.store.db import Database
 from adapter.store.replays import ReplayStore
 from adapter.store.tables import notifications, notify_attempts, payments
 from adapter.web.app import create_app
 from tests.support.postgres import create_database, drop_database
 from tests.support.s2s import S2SClient
+from tests.support.sandbox import fast_sandbox
 from tests.support.servers import reserve_port, serve
 from tests.support.shop import Received, ShopKeys, create_test_shop
 from tests.support.waiting import DEFAULT_TIMEOUT, wait_until
@@ -308,21 +307,9 @@ def running_stack(
         },
         base_dir=tmp_path,
     )
-    sandbox_app = create_sandbox_app(
-        SandboxConfig(
-            clients={
-                CLIENT_ID: SandboxClient(
-                    client_id=CLIENT_ID,
-                    acqp_public_keys={"1": acqp.public_key()},
-                    acquirer_id="ACQ-1",
-                )
-            },
-            private_key=alipay,
-            public_url=sandbox_url,
-            time_scale=0.001,
-            # Generous: a busy machine must not turn a slow answer into a resent notify.
-            notify_timeout=30.0,
-        )
+    # A generous notify timeout: a busy machine must not turn a slow answer into a resent notify.
+    sandbox_app = fast_sandbox(
+        CLIENT_ID, acqp.public_key(), alipay, sandbox_url, notify_timeout=30.0
     )
     adapter_url = f"http://127.0.0.1:{adapter_port}"
     shop_app = make_shop(shop, adapter_url, f"http://127.0.0.1:{shop_port}")

@@ -24,10 +24,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapter.alipayplus.signing import generate_private_key, private_key_pem, public_key_pem
-from adapter.sandbox.app import create_sandbox_app
-from adapter.sandbox.config import SandboxClient, SandboxConfig
 from adapter.store.db import Database
 from tests.support.processes import ServeProcess
+from tests.support.sandbox import fast_sandbox
 from tests.support.servers import free_port, reserve_port, serve
 from tests.support.shop import Received, ShopKeys, create_test_shop
 
@@ -183,14 +182,7 @@ def running_instances(
         database_url=database_url,
         adapter_settings=adapter_settings or {},
     )
-    sandbox = create_sandbox_app(
-        SandboxConfig(
-            clients={CLIENT_ID: SandboxClient(CLIENT_ID, {"1": acqp.public_key()}, "ACQ-I")},
-            private_key=alipay,
-            public_url=sandbox_url,
-            time_scale=0.001,
-        )
-    )
+    sandbox = fast_sandbox(CLIENT_ID, acqp.public_key(), alipay, sandbox_url, acquirer_id="ACQ-I")
     adapters = [ServeProcess(config, free_port(), workers) for _ in range(count)]
     with ExitStack() as stack:
         stack.enter_context(serve(sandbox, sandbox_port))

@@ -23,10 +23,9 @@ from adapter.alipayplus.signing import generate_private_key, private_key_pem, pu
 from adapter.config import load_settings
 from adapter.console.passwords import hash_password
 from adapter.mapping import load_mapping
-from adapter.sandbox.app import create_sandbox_app
-from adapter.sandbox.config import SandboxClient, SandboxConfig
 from adapter.web.app import create_app
 from tests.e2e.conftest import CLIENT_ID, Stack
+from tests.support.sandbox import fast_sandbox
 from tests.support.servers import reserve_port, serve
 from tests.support.shop import Received, ShopKeys, create_test_shop
 
@@ -131,20 +130,7 @@ def running_console_stack(
     config_path = tmp_path / "adapter.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     settings = load_settings(config_path)
-    sandbox_app = create_sandbox_app(
-        SandboxConfig(
-            clients={
-                CLIENT_ID: SandboxClient(
-                    client_id=CLIENT_ID,
-                    acqp_public_keys={"1": acqp.public_key()},
-                    acquirer_id="ACQ-1",
-                )
-            },
-            private_key=alipay,
-            public_url=sandbox_url,
-            time_scale=0.001,
-        )
-    )
+    sandbox_app = fast_sandbox(CLIENT_ID, acqp.public_key(), alipay, sandbox_url)
     with (
         serve(sandbox_app, sandbox_port),
         serve(create_test_shop(received), shop_port) as shop_url,
