@@ -17,11 +17,12 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 from sqlalchemy.engine import RowMapping
 
 from adapter.model import Event, Hop
 from adapter.store.db import Database
+from adapter.store.statements import Statement
 from adapter.store.tables import events
 
 _riding: ContextVar[list[Event] | None] = ContextVar("journal_riding", default=None)
@@ -55,13 +56,14 @@ def write_riding(conn: Connection) -> None:
         riding.clear()
 
 
-_INSERT_EVENTS = insert(events)  # built once: every write transaction runs it
+_EVENT_COLUMNS = ("at", "hop", "name", "outcome", "pay_id", "merchant_id", "actor", "detail")
+_INSERT_EVENTS = Statement(
+    insert(events).values({name: bindparam(name) for name in _EVENT_COLUMNS})
+)
 
 
 def write_events(conn: Connection, rows: Iterable[Event]) -> None:
-    values = [_values(event) for event in rows]
-    if values:
-        conn.execute(_INSERT_EVENTS, values)
+    _INSERT_EVENTS.many(conn, [_values(event) for event in rows])
 
 
 def _values(event: Event) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -21,7 +21,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
-    Update,
     bindparam,
     func,
     insert,
@@ -46,6 +45,7 @@ from adapter.store.db import Database
 from adapter.store.journal import write_events
 from adapter.store.leases import Schedule
 from adapter.store.payments import queue_notification
+from adapter.store.statements import Statement, one_of
 from adapter.store.tables import operations, payments
 
 _SCHEDULE = Schedule(operations)
@@ -79,7 +79,7 @@ class Joined:
 Reservation = Reserved | Joined | Refusal
 
 
-def _operation(row: RowMapping) -> Operation:
+def _operation(row: RowMapping | Mapping[str, Any]) -> Operation:
     return Operation(
         xid=row["xid"],
         pay_id=row["pay_id"],
@@ -118,16 +118,20 @@ def _values(op: Operation, first_check_after: timedelta) -> dict[str, object]:
     }
 
 
-# The statements of every credit, reversal and inquire are built once: building and keying a
-# statement costs SQLAlchemy twice what running its cached form does
-# (docs/performance.md#known-traps).
-_STEPS_OF_PAYMENT = (
+_STEPS_OF_PAYMENT = Statement(
     select(operations)
     .where(operations.c.pay_id == bindparam("pay_id"))
     .order_by(operations.c.created_at, operations.c.xid)
 )
-_STEP_BY_XID = select(operations).where(operations.c.xid == bindparam("xid"))
-_NEWEST_STEP_BY_TRANS_ID = (
+_STEP_BY_XID = Statement(select(operations).where(operations.c.xid == bindparam("xid")))
+_STEP_BY_REQ_ID = Statement(
+    select(operations).where(
+        operations.c.merchant_id == bindparam("merchant_id"),
+        operations.c.kind == bindparam("kind"),
+        operations.c.req_id == bindparam("req_id"),
+    )
+)
+_NEWEST_STEP_BY_TRANS_ID = Statement(
     select(operations)
     .where(
         operations.c.pay_id == bindparam("pay_id"),
@@ -137,12 +141,30 @@ _NEWEST_STEP_BY_TRANS_ID = (
     .order_by(operations.c.created_at.desc())
     .limit(1)
 )
-_INSERT_STEP = insert(operations)
+_STEP_COLUMNS = (
+    "xid",
+    "pay_id",
+    "merchant_id",
+    "kind",
+    "trans_id",
+    "req_id",
+    "refund_instead",
+    "amount",
+    "currency",
+    "state",
+    "details",
+    "created_at",
+    "updated_at",
+    "next_check_at",
+)
+_INSERT_STEP = Statement(
+    insert(operations).values({name: bindparam(name) for name in _STEP_COLUMNS})
+)
 
 
-def _payment_lock(*where: ColumnElement[bool]) -> Update:
+def _payment_lock(*where: ColumnElement[bool]) -> Statement:
     """Take the payment's lock (see the module docstring), if the row matches ``where``."""
-    return (
+    return Statement(
         update(payments)
         .where(payments.c.pay_id == bindparam("locked_pay_id"), *where)
         .values(updated_at=payments.c.updated_at)
@@ -154,16 +176,48 @@ _LOCK_CREDITABLE = _payment_lock(
     payments.c.state == PaymentState.SUCCESS.value, payments.c.cancel_requested.is_(False)
 )
 _LOCK_REVERSIBLE = _payment_lock(
-    payments.c.state.in_([s.value for s in (*OPEN_STATES, PaymentState.SUCCESS)])
+    one_of(payments.c.state, [s.value for s in (*OPEN_STATES, PaymentState.SUCCESS)])
 )
-_CREDITS_TAKEN = select(func.coalesce(func.sum(operations.c.amount), 0)).where(
-    operations.c.pay_id == bindparam("pay_id"),
-    operations.c.kind == OperationKind.CREDIT.value,
-    operations.c.state.in_(_COUNTED),
+_CREDITS_TAKEN = Statement(
+    select(func.coalesce(func.sum(operations.c.amount), 0)).where(
+        operations.c.pay_id == bindparam("pay_id"),
+        operations.c.kind == OperationKind.CREDIT.value,
+        one_of(operations.c.state, _COUNTED),
+    )
 )
-_FINISH_STEP = (
+_COUNTED_STEPS = Statement(
+    select(operations).where(
+        operations.c.pay_id == bindparam("pay_id"), one_of(operations.c.state, _COUNTED)
+    )
+)
+_REQUEST_CANCEL = Statement(
+    update(payments)
+    .where(payments.c.pay_id == bindparam("cancelled_pay_id"))
+    .values(cancel_requested=bindparam("requested"), updated_at=bindparam("now"))
+)
+_CANCEL_OPEN_PAYMENT = Statement(
+    update(payments)
+    .where(
+        payments.c.pay_id == bindparam("cancelled_pay_id"),
+        one_of(payments.c.state, [s.value for s in OPEN_STATES]),
+    )
+    .values(
+        state=PaymentState.CANCELLED.value,
+        result_code=bindparam("result_code"),
+        updated_at=bindparam("now"),
+    )
+)
+_CANCEL_PAID_PAYMENT = Statement(
+    update(payments)
+    .where(
+        payments.c.pay_id == bindparam("cancelled_pay_id"),
+        payments.c.state == PaymentState.SUCCESS.value,
+    )
+    .values(state=PaymentState.CANCELLED.value, updated_at=bindparam("now"))
+)
+_FINISH_STEP = Statement(
     update(operations)
-    .where(operations.c.xid == bindparam("step_xid"), operations.c.state.in_(_OPEN))
+    .where(operations.c.xid == bindparam("step_xid"), one_of(operations.c.state, _OPEN))
     .values(
         state=bindparam("new_state"),
         result_code=bindparam("new_result_code"),
@@ -171,10 +225,20 @@ _FINISH_STEP = (
         updated_at=bindparam("now"),
     )
 )
+_MARK_UNKNOWN = Statement(
+    update(operations)
+    .where(operations.c.xid == bindparam("step_xid"), one_of(operations.c.state, _OPEN))
+    .values(state=OperationState.UNKNOWN.value, updated_at=bindparam("now"))
+)
+_REFUND_INSTEAD = Statement(
+    update(operations)
+    .where(operations.c.xid == bindparam("step_xid"), one_of(operations.c.state, _OPEN))
+    .values(refund_instead=True, updated_at=bindparam("now"))
+)
 
 
-def _locked(conn: Connection, lock: Update, pay_id: str) -> bool:
-    return conn.execute(lock, {"locked_pay_id": pay_id}).rowcount == 1
+def _locked(conn: Connection, lock: Statement, pay_id: str) -> bool:
+    return lock.rowcount(conn, locked_pay_id=pay_id) == 1
 
 
 def _finish(
@@ -185,14 +249,15 @@ def _finish(
     result_code: str,
     alipay_id: str | None = None,
 ) -> bool:
-    values = {
-        "step_xid": xid,
-        "new_state": state.value,
-        "new_result_code": result_code,
-        "new_alipay_id": alipay_id,
-        "now": now,
-    }
-    return conn.execute(_FINISH_STEP, values).rowcount == 1
+    changed = _FINISH_STEP.rowcount(
+        conn,
+        step_xid=xid,
+        new_state=state.value,
+        new_result_code=result_code,
+        new_alipay_id=alipay_id,
+        now=now,
+    )
+    return changed == 1
 
 
 @dataclass(frozen=True)
@@ -203,9 +268,9 @@ class DueStep:
     checks: int
 
 
-def _changed(conn: Connection, statement: Update, events: Sequence[Event]) -> bool:
+def _changed(conn: Connection, statement: Statement, events: Sequence[Event], **given: Any) -> bool:
     """Run a conditional update; its events are written only if it changed the row."""
-    if conn.execute(statement).rowcount != 1:
+    if statement.rowcount(conn, **given) != 1:
         return False
     write_events(conn, events)
     return True
@@ -236,10 +301,10 @@ class OperationStore:
         def work(conn: Connection) -> Reservation:
             if not _locked(conn, _LOCK_CREDITABLE, op.pay_id):
                 return Refusal.NOT_ALLOWED
-            taken = conn.execute(_CREDITS_TAKEN, {"pay_id": op.pay_id}).scalar_one()
+            taken = _CREDITS_TAKEN.scalar(conn, pay_id=op.pay_id)
             if int(taken) + op.amount > paid:
                 return Refusal.EXCEEDS
-            conn.execute(_INSERT_STEP, _values(op, self.first_check_after))
+            _INSERT_STEP.rowcount(conn, **_values(op, self.first_check_after))
             write_events(conn, events)
             return Reserved(op)
 
@@ -251,40 +316,32 @@ class OperationStore:
         def work(conn: Connection) -> Reservation:
             if not _locked(conn, _LOCK_REVERSIBLE, op.pay_id):
                 return Refusal.NOT_ALLOWED
-            rows = (
-                conn.execute(
-                    select(operations).where(
-                        operations.c.pay_id == op.pay_id,
-                        operations.c.state.in_(_COUNTED),
-                    )
-                )
-                .mappings()
-                .all()
-            )
-            steps = [_operation(row) for row in rows]
+            steps = [_operation(row) for row in _COUNTED_STEPS.rows(conn, pay_id=op.pay_id)]
             if any(step.kind is OperationKind.CREDIT for step in steps):
                 return Refusal.HAS_CREDITS
             for step in steps:
                 if step.kind is OperationKind.REVERSE and not step.state.is_final:
                     return Joined(step)
-            conn.execute(
-                update(payments)
-                .where(payments.c.pay_id == op.pay_id)
-                .values(cancel_requested=True, updated_at=op.created_at)
+            _REQUEST_CANCEL.rowcount(
+                conn, cancelled_pay_id=op.pay_id, requested=True, now=op.created_at
             )
-            conn.execute(_INSERT_STEP, _values(op, self.first_check_after))
+            _INSERT_STEP.rowcount(conn, **_values(op, self.first_check_after))
             write_events(conn, events)
             return Reserved(op)
 
         return await self._reserve(work)
 
-    async def _first(self, query: Select[Any], **params: str) -> Operation | None:
-        row = await self.db.read(lambda conn: conn.execute(query, params).mappings().first())
+    async def _first(self, query: Statement, **params: str) -> Operation | None:
+        row = await self.db.read(lambda conn: query.first(conn, **params))
         return _operation(row) if row else None
 
-    async def _all(self, query: Select[Any], **params: str) -> list[Operation]:
-        rows = await self.db.read(lambda conn: conn.execute(query, params).mappings().all())
-        return [_operation(row) for row in rows]
+    async def _all(self, query: Select[Any] | Statement, **params: str) -> list[Operation]:
+        def read(conn: Connection) -> Sequence[RowMapping | Mapping[str, Any]]:
+            if isinstance(query, Statement):
+                return query.rows(conn, **params)
+            return conn.execute(query, params).mappings().all()
+
+        return [_operation(row) for row in await self.db.read(read)]
 
     async def get(self, xid: str) -> Operation | None:
         return await self._first(_STEP_BY_XID, xid=xid)
@@ -293,11 +350,7 @@ class OperationStore:
         self, merchant_id: str, kind: OperationKind, req_id: str
     ) -> Operation | None:
         return await self._first(
-            select(operations).where(
-                operations.c.merchant_id == merchant_id,
-                operations.c.kind == kind.value,
-                operations.c.req_id == req_id,
-            )
+            _STEP_BY_REQ_ID, merchant_id=merchant_id, kind=kind.value, req_id=req_id
         )
 
     async def by_trans_id(
@@ -313,23 +366,17 @@ class OperationStore:
         return await self._all(_STEPS_OF_PAYMENT, pay_id=pay_id)
 
     async def mark_unknown(self, xid: str, *, now: datetime, events: Sequence[Event] = ()) -> bool:
-        statement = (
-            update(operations)
-            .where(operations.c.xid == xid, operations.c.state.in_(_OPEN))
-            .values(state=OperationState.UNKNOWN.value, updated_at=now)
+        return await self.db.write(
+            lambda conn: _changed(conn, _MARK_UNKNOWN, events, step_xid=xid, now=now)
         )
-        return await self.db.write(lambda conn: _changed(conn, statement, events))
 
     async def refund_instead(
         self, xid: str, *, now: datetime, events: Sequence[Event] = ()
     ) -> bool:
         """Settle this open reversal by a refund of the payment from now on."""
-        statement = (
-            update(operations)
-            .where(operations.c.xid == xid, operations.c.state.in_(_OPEN))
-            .values(refund_instead=True, updated_at=now)
+        return await self.db.write(
+            lambda conn: _changed(conn, _REFUND_INSTEAD, events, step_xid=xid, now=now)
         )
-        return await self.db.write(lambda conn: _changed(conn, statement, events))
 
     async def finish(
         self,
@@ -372,26 +419,14 @@ class OperationStore:
             if not _finish(conn, op.xid, OperationState.SUCCESS, now, result_code, alipay_id):
                 return False
             write_events(conn, events)
-            from_open = conn.execute(
-                update(payments)
-                .where(
-                    payments.c.pay_id == op.pay_id,
-                    payments.c.state.in_([s.value for s in OPEN_STATES]),
-                )
-                .values(state=PaymentState.CANCELLED.value, result_code=result_code, updated_at=now)
+            cancelled = _CANCEL_OPEN_PAYMENT.rowcount(
+                conn, cancelled_pay_id=op.pay_id, result_code=result_code, now=now
             )
-            if from_open.rowcount == 1:
+            if cancelled == 1:
                 if notice is not None:
                     queue_notification(conn, op.pay_id, PaymentState.CANCELLED, notice, now)
                 return True
-            conn.execute(
-                update(payments)
-                .where(
-                    payments.c.pay_id == op.pay_id,
-                    payments.c.state == PaymentState.SUCCESS.value,
-                )
-                .values(state=PaymentState.CANCELLED.value, updated_at=now)
-            )
+            _CANCEL_PAID_PAYMENT.rowcount(conn, cancelled_pay_id=op.pay_id, now=now)
             return True
 
         return await self.db.write(work)
@@ -405,11 +440,7 @@ class OperationStore:
             if not _finish(conn, op.xid, OperationState.FAILED, now, result_code):
                 return False
             write_events(conn, events)
-            conn.execute(
-                update(payments)
-                .where(payments.c.pay_id == op.pay_id)
-                .values(cancel_requested=False, updated_at=now)
-            )
+            _REQUEST_CANCEL.rowcount(conn, cancelled_pay_id=op.pay_id, requested=False, now=now)
             return True
 
         return await self.db.write(work)

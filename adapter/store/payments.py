@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Select,
     and_,
     bindparam,
     func,
@@ -28,6 +28,7 @@ from adapter.model import Event, Payment, PaymentState, ShopDetails, ShopNotice
 from adapter.store.db import Database
 from adapter.store.journal import write_events
 from adapter.store.leases import Leases, Schedule, new_owner
+from adapter.store.statements import Statement, one_of
 from adapter.store.tables import notifications, notify_attempts, payments
 
 
@@ -57,7 +58,7 @@ class NotificationSelection:
         return not (self.ids or self.pay_id or self.merchant_id or self.dead_only)
 
 
-def _payment(row: RowMapping) -> Payment:
+def _payment(row: RowMapping | Mapping[str, Any]) -> Payment:
     return Payment(
         pay_id=row["pay_id"],
         merchant_id=row["merchant_id"],
@@ -80,18 +81,28 @@ def queue_notification(
     conn: Connection, pay_id: str, state: PaymentState, notice: ShopNotice, now: datetime
 ) -> None:
     """Queue the one shop notification of a final state, inside the caller's transaction."""
-    conn.execute(
-        insert(notifications).values(
-            pay_id=pay_id,
-            final_state=state.value,
-            url=notice.url,
-            body=notice.body,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    _QUEUE_NOTIFICATION.rowcount(
+        conn,
+        pay_id=pay_id,
+        final_state=state.value,
+        url=notice.url,
+        body=notice.body,
+        now=now,
     )
+
+
+_QUEUE_NOTIFICATION = Statement(
+    insert(notifications).values(
+        pay_id=bindparam("pay_id"),
+        final_state=bindparam("final_state"),
+        url=bindparam("url"),
+        body=bindparam("body"),
+        status="pending",
+        attempts=0,
+        next_attempt_at=bindparam("now"),
+        created_at=bindparam("now"),
+    )
+)
 
 
 def _notification(row: RowMapping) -> Notification:
@@ -106,8 +117,54 @@ def _notification(row: RowMapping) -> Notification:
     )
 
 
-# Built once: SQLAlchemy then skips rebuilding and re-keying it, half the cost of the hottest read.
-_PAYMENT_BY_ID = select(payments).where(payments.c.pay_id == bindparam("pay_id"))
+_PAYMENT_BY_ID = Statement(select(payments).where(payments.c.pay_id == bindparam("pay_id")))
+_PAYMENT_BY_TRANS_ID = Statement(
+    select(payments).where(
+        payments.c.merchant_id == bindparam("merchant_id"),
+        payments.c.trans_id == bindparam("trans_id"),
+    )
+)
+_INSERT_PAYMENT = Statement(
+    insert(payments).values(
+        {
+            name: bindparam(name)
+            for name in (
+                "pay_id",
+                "merchant_id",
+                "trans_id",
+                "xid",
+                "ref_nr",
+                "amount",
+                "currency",
+                "state",
+                "details",
+                "cancel_requested",
+                "created_at",
+                "updated_at",
+                "next_check_at",
+            )
+        }
+    )
+)
+
+
+@functools.cache
+def _move(from_states: tuple[str, ...], columns: tuple[str, ...]) -> Statement:
+    """Set a payment's state (and ``columns``) if it is in one of ``from_states``."""
+    return Statement(
+        update(payments)
+        .where(
+            payments.c.pay_id == bindparam("moved_pay_id"),
+            one_of(payments.c.state, from_states),
+        )
+        .values(
+            {
+                "state": bindparam("new_state"),
+                "updated_at": bindparam("now"),
+                **{column: bindparam(column) for column in columns},
+            }
+        )
+    )
 
 
 _PAYMENT_LEASES = Leases(payments)
@@ -161,7 +218,7 @@ class PaymentStore:
         }
 
         def work(conn: Connection) -> None:
-            conn.execute(insert(payments).values(**values))
+            _INSERT_PAYMENT.rowcount(conn, **values)
             write_events(conn, events)
 
         try:
@@ -169,19 +226,15 @@ class PaymentStore:
         except IntegrityError:
             raise DuplicateTransID(payment.trans_id) from None
 
-    async def _first(self, query: Select[Any], **params: str) -> Payment | None:
-        row = await self.db.read(lambda conn: conn.execute(query, params).mappings().first())
+    async def _first(self, query: Statement, **params: str) -> Payment | None:
+        row = await self.db.read(lambda conn: query.first(conn, **params))
         return _payment(row) if row else None
 
     async def get(self, pay_id: str) -> Payment | None:
         return await self._first(_PAYMENT_BY_ID, pay_id=pay_id)
 
     async def by_trans_id(self, merchant_id: str, trans_id: str) -> Payment | None:
-        return await self._first(
-            select(payments).where(
-                payments.c.merchant_id == merchant_id, payments.c.trans_id == trans_id
-            )
-        )
+        return await self._first(_PAYMENT_BY_TRANS_ID, merchant_id=merchant_id, trans_id=trans_id)
 
     async def mark_open(
         self,
@@ -194,17 +247,13 @@ class PaymentStore:
         **values: Any,
     ) -> bool:
         """Move a still-open payment to another open state (PENDING or UNKNOWN)."""
-        statement = (
-            update(payments)
-            .where(
-                payments.c.pay_id == pay_id,
-                payments.c.state.in_([s.value for s in from_states]),
-            )
-            .values(state=state.value, updated_at=now, **values)
-        )
+        statement = _move(tuple(s.value for s in from_states), tuple(sorted(values)))
 
         def work(conn: Connection) -> bool:
-            if conn.execute(statement).rowcount != 1:
+            moved = statement.rowcount(
+                conn, moved_pay_id=pay_id, new_state=state.value, now=now, **values
+            )
+            if moved != 1:
                 return False
             write_events(conn, events)
             return True
@@ -228,16 +277,13 @@ class PaymentStore:
         notify, return or inquiry got there first): nothing is written then.
         """
 
+        statement = _move(tuple(s.value for s in from_states), tuple(sorted(values)))
+
         def work(conn: Connection) -> bool:
-            result = conn.execute(
-                update(payments)
-                .where(
-                    payments.c.pay_id == pay_id,
-                    payments.c.state.in_([s.value for s in from_states]),
-                )
-                .values(state=state.value, updated_at=now, **values)
+            moved = statement.rowcount(
+                conn, moved_pay_id=pay_id, new_state=state.value, now=now, **values
             )
-            if result.rowcount != 1:
+            if moved != 1:
                 return False
             if notice is not None:
                 queue_notification(conn, pay_id, state, notice, now)
