@@ -126,16 +126,14 @@ async def _record(ctx: Context, payment: Payment, op: Operation, reply: Reply) -
             step_event(ctx.clock, op, OperationState.SUCCESS, code),
             payment_event(ctx.clock, payment, PaymentState.CANCELLED, code),
         ]
+        # Only an open payment's cancel is notified: a paid one was notified as paid.
+        notice = None if payment.state.is_final else shop_notice(ctx, cancelled)
         if await ctx.operations.complete_reversal(
-            op,
-            now=now,
-            result_code=code,
-            notice=shop_notice(ctx, cancelled),
-            alipay_id=refund_id,
-            events=events,
+            op, now=now, result_code=code, notice=notice, alipay_id=refund_id, events=events
         ):
             ctx.journal.changed(events)
-            ctx.outbox_wakeup.set()
+            if notice is not None:
+                ctx.outbox_wakeup.set()
     elif op.refund_instead:
         await _fail_reversal(ctx, op, code)
         log.error(

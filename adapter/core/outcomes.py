@@ -37,18 +37,20 @@ async def apply_payment_result(
         values["alipay_payment_id"] = alipay_payment_id
     final = replace(payment, state=state, result_code=result.code)
     events = [payment_event(ctx.clock, payment, state, result.code)]
+    notice = shop_notice(ctx, final)
     applied = await ctx.payments.finalize(
         payment.pay_id,
         state,
         now=ctx.clock(),
         from_states=OPEN_STATES,
-        notice=shop_notice(ctx, final),
+        notice=notice,
         events=events,
         **values,
     )
     if applied:
         ctx.journal.changed(events)
-        ctx.outbox_wakeup.set()
+        if notice is not None:
+            ctx.outbox_wakeup.set()
     current = await ctx.payments.get(payment.pay_id)
     return current or payment
 

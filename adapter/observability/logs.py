@@ -33,6 +33,7 @@ _SECRET_NAMES = re.compile(
 MASK = "***"
 
 hop_log = structlog.get_logger("adapter.hop")
+_hop_debug = logging.getLogger("adapter.hop")
 
 
 def redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -108,6 +109,8 @@ def bind_correlation(**keys: str | None) -> None:
 
 def log_hop(event: Event) -> None:
     """The journal observer: one log line per hop, with what the journal row holds."""
+    if event.routine and not _hop_debug.isEnabledFor(logging.DEBUG):
+        return
     fields: dict[str, object] = {
         "name": event.name,
         "outcome": event.outcome,

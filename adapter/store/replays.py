@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapter.store.db import Database
 from adapter.store.leases import Leases, new_owner
+from adapter.store.statements import Statement
 from adapter.store.tables import request_replays
 
 
@@ -55,6 +56,35 @@ Claim = Claimed | Finished | Busy
 
 
 _LEASES = Leases(request_replays)
+_CLAIM = Statement(
+    insert(request_replays).values(
+        {
+            **{
+                name: bindparam(name)
+                for name in (
+                    "merchant_id",
+                    "endpoint",
+                    "req_id",
+                    "fingerprint",
+                    "lease_owner",
+                    "lease_until",
+                    "created_at",
+                )
+            },
+            "state": "running",
+        }
+    )
+)
+_FINISH = Statement(
+    update(request_replays)
+    .where(
+        request_replays.c.merchant_id == bindparam("key_merchant_id"),
+        request_replays.c.endpoint == bindparam("key_endpoint"),
+        request_replays.c.req_id == bindparam("key_req_id"),
+        request_replays.c.state == "running",
+    )
+    .values(state="done", body=bindparam("answer"), lease_owner=None, lease_until=None)
+)
 
 
 class ReplayStore:
@@ -65,18 +95,17 @@ class ReplayStore:
     async def claim(
         self, key: ReplayKey, fingerprint: str, *, now: datetime, lease: timedelta
     ) -> Claim:
-        claim = insert(request_replays).values(
-            merchant_id=key.merchant_id,
-            endpoint=key.endpoint,
-            req_id=key.req_id,
-            fingerprint=fingerprint,
-            state="running",
-            lease_owner=self.owner,
-            lease_until=now + lease,
-            created_at=now,
-        )
+        values = {
+            "merchant_id": key.merchant_id,
+            "endpoint": key.endpoint,
+            "req_id": key.req_id,
+            "fingerprint": fingerprint,
+            "lease_owner": self.owner,
+            "lease_until": now + lease,
+            "created_at": now,
+        }
         try:
-            await self.db.write(lambda conn: conn.execute(claim))
+            await self.db.write(lambda conn: _CLAIM.rowcount(conn, **values))
             return Claimed()
         except IntegrityError:
             pass
@@ -113,12 +142,15 @@ class ReplayStore:
         return found
 
     async def finish(self, key: ReplayKey, body: str) -> None:
-        statement = (
-            update(request_replays)
-            .where(key.where(), request_replays.c.state == "running")
-            .values(state="done", body=body, lease_owner=None, lease_until=None)
+        await self.db.write(
+            lambda conn: _FINISH.rowcount(
+                conn,
+                key_merchant_id=key.merchant_id,
+                key_endpoint=key.endpoint,
+                key_req_id=key.req_id,
+                answer=body,
+            )
         )
-        await self.db.write(lambda conn: conn.execute(statement))
 
     async def release(self, key: ReplayKey) -> None:
         """Give the ReqId back: the answer was not final, so a repeat must run again."""
