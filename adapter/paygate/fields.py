@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from typing import TypeVar, overload
+
+T = TypeVar("T")
 
 # A real parameter name; anything else after an ``&`` is the tail of a value with a literal ``&``
 # (``OrderDesc=Books & Co = cheap`` must not produce a parameter called " Co ").
@@ -51,6 +54,15 @@ class Fields(Mapping[str, str]):
         if not isinstance(key, str):
             raise KeyError(key)
         return self._items[key.lower()][1]
+
+    @overload
+    def get(self, key: str, /) -> str | None: ...
+    @overload
+    def get(self, key: str, /, default: str | T) -> str | T: ...
+    def get(self, key: str, /, default: object = None) -> object:
+        # Mapping.get goes through __getitem__ and an exception per miss: this runs per field.
+        item = self._items.get(key.lower()) if isinstance(key, str) else None
+        return default if item is None else item[1]
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key.lower() in self._items

@@ -22,6 +22,13 @@ def test_lookup_ignores_key_case() -> None:
     assert "payid" in fields
 
 
+def test_get_answers_the_default_for_a_missing_or_non_string_key() -> None:
+    fields = Fields([("Amount", "")])
+    assert (fields.get("amount"), fields.get("amount", "x")) == ("", "")
+    assert (fields.get("Currency"), fields.get("Currency", "EUR")) == (None, "EUR")
+    assert fields.get(1, "d") == "d"  # type: ignore[arg-type]
+
+
 def test_last_duplicate_wins_with_its_spelling_in_first_seen_order() -> None:
     """As PHP parse_str: the last value wins, iteration keeps the first position."""
     fields = Fields([("ReqID", "1"), ("Amount", "5"), ("reqid", "2")])
