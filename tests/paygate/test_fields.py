@@ -26,7 +26,7 @@ def test_get_answers_the_default_for_a_missing_or_non_string_key() -> None:
     fields = Fields([("Amount", "")])
     assert (fields.get("amount"), fields.get("amount", "x")) == ("", "")
     assert (fields.get("Currency"), fields.get("Currency", "EUR")) == (None, "EUR")
-    assert fields.get(1, "d") == "d"  # type: ignore[arg-type]
+    assert fields.get(1, "d") == "d"  # type: ignore[call-overload]
 
 
 def test_last_duplicate_wins_with_its_spelling_in_first_seen_order() -> None:
