@@ -17,12 +17,12 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.engine import RowMapping
 
 from adapter.model import Event, Hop
 from adapter.store.db import Database
-from adapter.store.statements import Statement
+from adapter.store.statements import inserting
 from adapter.store.tables import events
 
 _riding: ContextVar[list[Event] | None] = ContextVar("journal_riding", default=None)
@@ -57,9 +57,7 @@ def write_riding(conn: Connection) -> None:
 
 
 _EVENT_COLUMNS = ("at", "hop", "name", "outcome", "pay_id", "merchant_id", "actor", "detail")
-_INSERT_EVENTS = Statement(
-    insert(events).values({name: bindparam(name) for name in _EVENT_COLUMNS})
-)
+_INSERT_EVENTS = inserting(events, _EVENT_COLUMNS)
 
 
 def write_events(conn: Connection, rows: Iterable[Event]) -> None:

@@ -23,7 +23,6 @@ from sqlalchemy import (
     Select,
     bindparam,
     func,
-    insert,
     select,
     update,
 )
@@ -45,7 +44,7 @@ from adapter.store.db import Database
 from adapter.store.journal import write_events
 from adapter.store.leases import Schedule
 from adapter.store.payments import queue_notification
-from adapter.store.statements import Statement, one_of
+from adapter.store.statements import Statement, inserting, one_of
 from adapter.store.tables import operations, payments
 
 _SCHEDULE = Schedule(operations)
@@ -157,9 +156,7 @@ _STEP_COLUMNS = (
     "updated_at",
     "next_check_at",
 )
-_INSERT_STEP = Statement(
-    insert(operations).values({name: bindparam(name) for name in _STEP_COLUMNS})
-)
+_INSERT_STEP = inserting(operations, _STEP_COLUMNS)
 
 
 def _payment_lock(*where: ColumnElement[bool]) -> Statement:

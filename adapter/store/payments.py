@@ -28,7 +28,7 @@ from adapter.model import Event, Payment, PaymentState, ShopDetails, ShopNotice
 from adapter.store.db import Database
 from adapter.store.journal import write_events
 from adapter.store.leases import Leases, Schedule, new_owner
-from adapter.store.statements import Statement, one_of
+from adapter.store.statements import Statement, inserting, one_of
 from adapter.store.tables import notifications, notify_attempts, payments
 
 
@@ -87,21 +87,16 @@ def queue_notification(
         final_state=state.value,
         url=notice.url,
         body=notice.body,
-        now=now,
+        next_attempt_at=now,
+        created_at=now,
     )
 
 
-_QUEUE_NOTIFICATION = Statement(
-    insert(notifications).values(
-        pay_id=bindparam("pay_id"),
-        final_state=bindparam("final_state"),
-        url=bindparam("url"),
-        body=bindparam("body"),
-        status="pending",
-        attempts=0,
-        next_attempt_at=bindparam("now"),
-        created_at=bindparam("now"),
-    )
+_QUEUE_NOTIFICATION = inserting(
+    notifications,
+    ("pay_id", "final_state", "url", "body", "next_attempt_at", "created_at"),
+    status="pending",
+    attempts=0,
 )
 
 
@@ -124,27 +119,23 @@ _PAYMENT_BY_TRANS_ID = Statement(
         payments.c.trans_id == bindparam("trans_id"),
     )
 )
-_INSERT_PAYMENT = Statement(
-    insert(payments).values(
-        {
-            name: bindparam(name)
-            for name in (
-                "pay_id",
-                "merchant_id",
-                "trans_id",
-                "xid",
-                "ref_nr",
-                "amount",
-                "currency",
-                "state",
-                "details",
-                "cancel_requested",
-                "created_at",
-                "updated_at",
-                "next_check_at",
-            )
-        }
-    )
+_INSERT_PAYMENT = inserting(
+    payments,
+    (
+        "pay_id",
+        "merchant_id",
+        "trans_id",
+        "xid",
+        "ref_nr",
+        "amount",
+        "currency",
+        "state",
+        "details",
+        "cancel_requested",
+        "created_at",
+        "updated_at",
+        "next_check_at",
+    ),
 )
 
 

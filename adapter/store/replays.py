@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapter.store.db import Database
 from adapter.store.leases import Leases, new_owner
-from adapter.store.statements import Statement
+from adapter.store.statements import Statement, inserting
 from adapter.store.tables import request_replays
 
 
@@ -56,24 +56,18 @@ Claim = Claimed | Finished | Busy
 
 
 _LEASES = Leases(request_replays)
-_CLAIM = Statement(
-    insert(request_replays).values(
-        {
-            **{
-                name: bindparam(name)
-                for name in (
-                    "merchant_id",
-                    "endpoint",
-                    "req_id",
-                    "fingerprint",
-                    "lease_owner",
-                    "lease_until",
-                    "created_at",
-                )
-            },
-            "state": "running",
-        }
-    )
+_CLAIM = inserting(
+    request_replays,
+    (
+        "merchant_id",
+        "endpoint",
+        "req_id",
+        "fingerprint",
+        "lease_owner",
+        "lease_until",
+        "created_at",
+    ),
+    state="running",
 )
 _FINISH = Statement(
     update(request_replays)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Dialect, literal_column
+from sqlalchemy import ColumnElement, Connection, Dialect, Table, bindparam, insert, literal_column
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
@@ -36,6 +36,11 @@ def one_of(column: ColumnElement[Any], values: Iterable[str]) -> ColumnElement[b
         if not _CONSTANT.fullmatch(value):
             raise ValueError(f"not a constant word: {value!r}")
     return column.in_([literal_column(f"'{value}'") for value in listed])
+
+
+def inserting(table: Table, columns: Iterable[str], **fixed: Any) -> Statement:
+    """An INSERT of one row into ``table``: ``columns`` given per run, ``fixed`` always the same."""
+    return Statement(insert(table).values({**{name: bindparam(name) for name in columns}, **fixed}))
 
 
 @dataclass(frozen=True)
