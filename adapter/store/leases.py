@@ -22,8 +22,21 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, ColumnElement, Connection, Table, and_, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Column,
+    ColumnElement,
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
+
+from adapter.store.statements import Row, Statement
 
 
 def new_owner() -> str:
@@ -37,7 +50,7 @@ class Leases:
 
     table: Table
 
-    def free(self, now: datetime) -> ColumnElement[bool]:
+    def free(self, now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
         until = self.table.c.lease_until
         return or_(until.is_(None), until < now)
 
@@ -61,19 +74,14 @@ class Leases:
         )
         return taken.rowcount == 1
 
-    def claim(
-        self,
-        conn: Connection,
-        where: ColumnElement[bool],
-        *,
-        oldest_first: Column[datetime],
-        limit: int,
-        owner: str,
-        now: datetime,
-        ttl: timedelta,
-    ) -> list[RowMapping]:
-        """Lease up to ``limit`` free rows matching ``where``, earliest ``oldest_first`` first."""
+    def claiming(
+        self, where: ColumnElement[bool], *, oldest_first: Column[datetime], limit: int
+    ) -> Statement:
+        """The statement that leases up to ``limit`` free rows matching ``where``, earliest
+        ``oldest_first`` first; ``where`` may use the parameter ``now``. Built once, run by
+        :meth:`claim`."""
         (key,) = self.table.primary_key.columns
+        now: BindParameter[datetime] = bindparam("now")
         candidates = (
             select(key)
             .where(and_(where, self.free(now)))
@@ -81,14 +89,27 @@ class Leases:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        statement = (
+        return Statement(
             update(self.table)
             .where(key.in_(candidates.scalar_subquery()), self.free(now))
-            .values(lease_owner=owner, lease_until=now + ttl)
+            .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"))
             .returning(*self.table.c)
         )
-        rows = conn.execute(statement).mappings().all()
-        return sorted(rows, key=lambda row: row[oldest_first.name])  # RETURNING has no order
+
+    def claim(
+        self,
+        conn: Connection,
+        claiming: Statement,
+        *,
+        oldest_first: Column[datetime],
+        owner: str,
+        now: datetime,
+        ttl: timedelta,
+    ) -> list[Row]:
+        """Run a :meth:`claiming` statement: the rows it leased, earliest ``oldest_first`` first
+        (RETURNING has no order)."""
+        rows = claiming.rows(conn, now=now, owner=owner, until=now + ttl)
+        return sorted(rows, key=lambda row: row[oldest_first.name])
 
     def release(self, conn: Connection, where: ColumnElement[bool], *, owner: str) -> int:
         """Give back the rows ``where`` selects that ``owner`` still holds; how many."""

@@ -16,7 +16,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    insert,
     select,
     update,
 )
@@ -100,7 +99,7 @@ _QUEUE_NOTIFICATION = inserting(
 )
 
 
-def _notification(row: RowMapping) -> Notification:
+def _notification(row: RowMapping | Mapping[str, Any]) -> Notification:
     return Notification(
         id=row["id"],
         pay_id=row["pay_id"],
@@ -158,6 +157,30 @@ def _move(from_states: tuple[str, ...], columns: tuple[str, ...]) -> Statement:
     )
 
 
+@functools.cache
+def _claiming_notifications(limit: int) -> Statement:
+    due = and_(
+        notifications.c.status == "pending", notifications.c.next_attempt_at <= bindparam("now")
+    )
+    return _NOTIFICATION_LEASES.claiming(
+        due, oldest_first=notifications.c.next_attempt_at, limit=limit
+    )
+
+
+_INSERT_ATTEMPT = inserting(
+    notify_attempts, ("notification_id", "attempted_at", "http_status", "error", "duration_ms")
+)
+_AFTER_ATTEMPT = Statement(
+    update(notifications)
+    .where(notifications.c.id == bindparam("attempted_id"))
+    .values(
+        status=bindparam("new_status"),
+        attempts=notifications.c.attempts + 1,
+        lease_owner=None,
+        lease_until=None,
+        next_attempt_at=bindparam("next_at"),
+    )
+)
 _PAYMENT_LEASES = Leases(payments)
 _SCHEDULE = Schedule(payments)
 _NOTIFICATION_LEASES = Leases(notifications)
@@ -287,13 +310,12 @@ class PaymentStore:
         self, *, now: datetime, lease: timedelta, limit: int = 20
     ) -> list[Notification]:
         """Lease pending notifications that are due, so only one worker delivers each."""
-        due = and_(notifications.c.status == "pending", notifications.c.next_attempt_at <= now)
+        claiming = _claiming_notifications(limit)
         rows = await self.db.write(
             lambda conn: _NOTIFICATION_LEASES.claim(
                 conn,
-                due,
+                claiming,
                 oldest_first=notifications.c.next_attempt_at,
-                limit=limit,
                 owner=self.owner,
                 now=now,
                 ttl=lease,
@@ -316,25 +338,19 @@ class PaymentStore:
         status = "delivered" if delivered else ("pending" if next_attempt_at else "dead")
 
         def work(conn: Connection) -> None:
-            conn.execute(
-                insert(notify_attempts).values(
-                    notification_id=notification_id,
-                    attempted_at=now,
-                    http_status=http_status,
-                    error=error,
-                    duration_ms=duration_ms,
-                )
+            _INSERT_ATTEMPT.rowcount(
+                conn,
+                notification_id=notification_id,
+                attempted_at=now,
+                http_status=http_status,
+                error=error,
+                duration_ms=duration_ms,
             )
-            conn.execute(
-                update(notifications)
-                .where(notifications.c.id == notification_id)
-                .values(
-                    status=status,
-                    attempts=notifications.c.attempts + 1,
-                    lease_owner=None,
-                    lease_until=None,
-                    next_attempt_at=next_attempt_at or now,
-                )
+            _AFTER_ATTEMPT.rowcount(
+                conn,
+                attempted_id=notification_id,
+                new_status=status,
+                next_at=next_attempt_at or now,
             )
 
         await self.db.write(work)
