@@ -9,6 +9,7 @@ material on purpose (keys are :class:`adapter.secret.Secret`); redaction is the 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -42,11 +43,17 @@ def redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
+@functools.lru_cache(maxsize=4096)
+def _names_a_secret(key: str) -> bool:
+    # Every line passes the same few keys: a lookup, not a regex search per key and line.
+    return key != "event" and _SECRET_NAMES.search(key) is not None
+
+
 def _redact(values: MutableMapping[str, Any]) -> None:
     for key, value in list(values.items()):
-        if key != "event" and _SECRET_NAMES.search(key):
+        if _names_a_secret(key):
             values[key] = MASK
-        elif isinstance(value, Mapping):
+        elif type(value) is not str and isinstance(value, Mapping):
             values[key] = copy = dict(value)
             _redact(copy)
 

@@ -12,7 +12,7 @@ import pytest
 import structlog
 
 from adapter.model import Event, Hop
-from adapter.observability.logs import MASK, bind_correlation, configure_logging, log_hop
+from adapter.observability.logs import MASK, bind_correlation, configure_logging, log_hop, redact
 from tests.e2e.instances import running_instances
 from tests.e2e.test_instances import _paid_payment
 from tests.support.models import NOW
@@ -79,3 +79,15 @@ def test_every_line_of_a_served_adapter_parses_and_hops_carry_their_keys(tmp_pat
     assert all(h.get("request_id") for h in hops if h["event"] == "shop_request")
     assert it.shop.hmac_key not in adapter.output()
     assert it.shop.blowfish_key not in adapter.output()
+
+
+def test_redaction_masks_secret_names_in_nested_mappings_and_leaves_the_caller_s_alone() -> None:
+    detail = {"blowfish_key": "k", "status": "OK"}
+    for _ in range(2):  # the second pass reads the names' verdicts from the cache
+        line = redact(None, "info", {"event": "mac", "detail": detail, "Len": "12"})
+        assert line == {
+            "event": "mac",
+            "detail": {"blowfish_key": MASK, "status": "OK"},
+            "Len": MASK,
+        }
+    assert detail == {"blowfish_key": "k", "status": "OK"}
