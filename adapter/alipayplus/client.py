@@ -45,7 +45,9 @@ class ClientSettings:
     private_key: RSAPrivateKey = field(repr=False)
     alipay_public_key: RSAPublicKey = field(repr=False)
     key_version: str = "1"
-    max_connections: int = 8  # larger pools were slower (docs/performance.md#known-traps)
+    # As many as the requests a worker serves at once: fewer, and requests queue here for a
+    # connection (docs/performance.md#known-traps).
+    max_connections: int = 32
     timeout_cap: float | None = None  # operators may shorten every call's timeout
 
 
