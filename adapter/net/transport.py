@@ -24,6 +24,7 @@ import httpx
 from adapter.net.addresses import IPAddress
 from adapter.net.guard import TargetPolicy, check_host
 from adapter.net.resolver import Resolver
+from adapter.net.streams import AsyncioBackend
 from adapter.net.urls import DEFAULT_PORTS
 
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -101,7 +102,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     """Checks every request's host with ``policy`` (:func:`check_host`), then sends it pinned.
 
     A refused host raises :class:`adapter.net.errors.TargetRefused` before any connection.
-    ``network_backend`` is for tests; by default httpcore's own (anyio) backend connects.
+    ``network_backend`` is for tests; by default :class:`~adapter.net.streams.AsyncioBackend`
+    connects.
     """
 
     def __init__(
@@ -117,7 +119,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self.policy = policy
         self.ssl_context = ssl_context or httpx.create_ssl_context()
         self.max_response_bytes = max_response_bytes
-        self.network_backend = network_backend or httpcore.AnyIOBackend()
+        self.network_backend = network_backend or AsyncioBackend()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url

@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpcore
 import httpx
 import uvloop
 
@@ -51,6 +52,12 @@ async def _measure(shop_url: str, posts: int, rounds: int) -> None:
     clients = {
         "guarded (the adapter's)": guarded_client(
             SystemResolver(), target_policy(True), timeout=httpx.Timeout(10.0)
+        ),
+        "guarded on anyio": guarded_client(
+            SystemResolver(),
+            target_policy(True),
+            timeout=httpx.Timeout(10.0),
+            network_backend=httpcore.AnyIOBackend(),
         ),
         "pooled keep-alive httpx": httpx.AsyncClient(
             trust_env=False, limits=httpx.Limits(max_connections=IN_FLIGHT)
