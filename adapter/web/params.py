@@ -54,7 +54,9 @@ def _parse(text: str) -> list[tuple[str, str]]:
 
 async def read_params(request: Request, limit: int) -> Fields:
     """Query parameters and form fields together; the body wins over the query."""
-    pairs = _parse(request.url.query)
+    # The raw query, as the body is read: ``request.url`` would decode it as UTF-8 (and raise
+    # on any other byte) and build a whole URL for it on every request.
+    pairs = _parse(request.scope["query_string"].decode("latin-1"))
     if request.method == "POST":
         body = await read_body(request, limit)
         content_type = request.headers.get("content-type", "")

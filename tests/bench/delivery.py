@@ -1,11 +1,12 @@
-"""Benchmark: what one URLNotify POST costs the adapter's process, next to notifyPayment's floor.
+"""Benchmark: what one outbound POST costs the adapter's process, by the way it is sent.
 
 notifyPayment's floor (``tests.bench.floor``) verifies, updates one row and signs the ack. The
 adapter must also deliver the shop's URLNotify for the final state, one HTTP POST per payment.
-This measures that POST alone, in this process: the adapter's guarded client (a checked, pinned
-connection per delivery) and, for comparison, a pooled keep-alive httpx client, both posting a
-URLNotify-sized body to the benchmark's shop with 8 deliveries in flight, as the outbox sends
-them. Figures, not assertions.
+This measures such POSTs alone, in this process, 8 in flight as the outbox sends them, to the
+benchmark's shop: the adapter's guarded client (a checked, pinned connection per delivery, on
+asyncio's streams), the same on httpcore's default anyio backend, a pooled keep-alive httpx
+client (what the floor's Alipay+ calls use), and the pooled aiohttp transport the adapter's
+Alipay+ client calls directly. Figures, not assertions.
 
 Run: ``.venv/bin/python -m tests.bench.delivery [--posts 2000] [--rounds 2]``
 """
@@ -17,6 +18,7 @@ import asyncio
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpcore
@@ -24,56 +26,82 @@ import httpx
 import uvloop
 
 from adapter.net.guard import target_policy
+from adapter.net.pooled import PooledTransport
 from adapter.net.resolver import SystemResolver
 from adapter.net.transport import guarded_client
 from tests.bench.processes import running
 
 BODY = b"MerchantID=BenchShop&Len=208&Data=" + b"0A" * 208
+FORM = (("content-type", "application/x-www-form-urlencoded"),)
+TIMEOUT = httpx.Timeout(10.0)
 IN_FLIGHT = 8
 
 
-async def _cpu_per_post(client: httpx.AsyncClient, url: str, posts: int) -> tuple[float, float]:
+Post = Callable[[], Awaitable[httpx.Response]]
+
+
+def _through_client(client: httpx.AsyncClient, url: str) -> Post:
+    async def post() -> httpx.Response:
+        return await client.post(url, content=BODY, headers=dict(FORM))
+
+    return post
+
+
+def _through_transport(transport: httpx.AsyncBaseTransport, url: str) -> Post:
+    """As the Alipay+ client sends: an httpx request handed to the transport itself."""
+
+    async def post() -> httpx.Response:
+        request = httpx.Request(
+            "POST", url, content=BODY, headers=FORM, extensions={"timeout": TIMEOUT.as_dict()}
+        )
+        response = await transport.handle_async_request(request)
+        await response.aread()
+        return response
+
+    return post
+
+
+async def _cpu_per_post(post: Post, posts: int) -> tuple[float, float]:
     """Process CPU and wall time per POST, in microseconds."""
 
-    async def post() -> None:
-        response = await client.post(
-            url, content=BODY, headers={"content-type": "application/x-www-form-urlencoded"}
-        )
-        response.raise_for_status()
+    async def checked() -> None:
+        (await post()).raise_for_status()
 
     cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(posts // IN_FLIGHT):
-        await asyncio.gather(*(post() for _ in range(IN_FLIGHT)))
+        await asyncio.gather(*(checked() for _ in range(IN_FLIGHT)))
     done = posts // IN_FLIGHT * IN_FLIGHT
     return (time.process_time() - cpu) / done * 1e6, (time.perf_counter() - wall) / done * 1e6
 
 
 async def _measure(shop_url: str, posts: int, rounds: int) -> None:
-    clients = {
-        "guarded (the adapter's)": guarded_client(
-            SystemResolver(), target_policy(True), timeout=httpx.Timeout(10.0)
-        ),
-        "guarded on anyio": guarded_client(
-            SystemResolver(),
-            target_policy(True),
-            timeout=httpx.Timeout(10.0),
-            network_backend=httpcore.AnyIOBackend(),
-        ),
-        "pooled keep-alive httpx": httpx.AsyncClient(
-            trust_env=False, limits=httpx.Limits(max_connections=IN_FLIGHT)
-        ),
-    }
     url = f"{shop_url}/notify"
-    for client in clients.values():  # warm up: imports, first connections
-        await _cpu_per_post(client, url, IN_FLIGHT * 4)
+    guarded = guarded_client(SystemResolver(), target_policy(True), timeout=TIMEOUT)
+    on_anyio = guarded_client(
+        SystemResolver(),
+        target_policy(True),
+        timeout=TIMEOUT,
+        network_backend=httpcore.AnyIOBackend(),
+    )
+    pooled = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=IN_FLIGHT))
+    aiohttp_pool = PooledTransport(max_connections=IN_FLIGHT)
+    posts_by_name = {
+        "guarded (URLNotify)": _through_client(guarded, url),
+        "guarded on anyio": _through_client(on_anyio, url),
+        "pooled keep-alive httpx": _through_client(pooled, url),
+        "pooled aiohttp (Alipay+)": _through_transport(aiohttp_pool, url),
+    }
+    for post in posts_by_name.values():  # warm up: imports, first connections
+        await _cpu_per_post(post, IN_FLIGHT * 4)
     for round_number in range(1, rounds + 1):
-        for name, client in clients.items():
-            cpu, wall = await _cpu_per_post(client, url, posts)
+        for name, post in posts_by_name.items():
+            cpu, wall = await _cpu_per_post(post, posts)
             print(
                 f"round {round_number}  {name:<24} CPU {cpu:7.0f} µs/POST  wall {wall:7.0f} µs/POST"
             )
-    for client in clients.values():
+    for client in (guarded, on_anyio, pooled):
         await client.aclose()
+    await aiohttp_pool.aclose()
 
 
 def main() -> None:
