@@ -15,7 +15,6 @@ import httpcore
 import httpx
 import structlog
 from starlette.applications import Starlette
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -204,6 +203,13 @@ class CaseInsensitiveAspx:
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
+def _given_request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            return str(value.decode("latin-1"))
+    return ""
+
+
 class RequestIds:
     """Every request has an id: the caller's ``X-Request-ID`` if it is sane, else a new one. It
     is bound to every log line of the request and sent back."""
@@ -215,12 +221,14 @@ class RequestIds:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = Headers(scope=scope).get("x-request-id", "")
+        given = _given_request_id(scope)
         request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+        header = (b"x-request-id", request_id.encode("ascii"))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["x-request-id"] = request_id
+                kept = [pair for pair in message.get("headers", ()) if pair[0] != header[0]]
+                message["headers"] = [*kept, header]
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
