@@ -215,3 +215,27 @@ async def test_closing_the_transport_closes_its_kept_connections() -> None:
         assert not hung_up.is_set()
         await transport.aclose()
         await asyncio.wait_for(hung_up.wait(), timeout=10)
+
+
+async def test_environment_proxies_are_never_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy variable must not reroute a payment call through someone else's host."""
+    proxied: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        proxied.append(await reader.read(100))
+        writer.close()
+
+    recorder = Recorder()
+    transport = PooledTransport(max_connections=1)
+    async with _peer(proxy) as proxy_url:
+        address = proxy_url.removesuffix("/v1/payments/pay")
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+            monkeypatch.setenv(name, address)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        with serve(recorder) as url:
+            response = await _send(transport, _post(f"{url}/v1/payments/pay"))
+    await transport.aclose()
+    assert response.status_code == 200
+    assert len(recorder.ports) == 1
+    assert proxied == []
