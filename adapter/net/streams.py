@@ -14,7 +14,7 @@ import contextlib
 import select
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 import httpcore
@@ -96,7 +96,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 
 
 async def _opened(
-    connecting: Any, timeout: float | None, socket_options: Iterable[httpcore.SOCKET_OPTION] | None
+    connecting: Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]],
+    timeout: float | None,
+    socket_options: Iterable[httpcore.SOCKET_OPTION] | None,
 ) -> AsyncioStream:
     try:
         async with asyncio.timeout(timeout):
