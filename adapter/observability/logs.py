@@ -68,6 +68,34 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
+_RENDERED = "_paygate_rendered"  # set on records whose message structlog rendered already
+
+
+def _for_stdlib(renderer: Processor) -> Processor:
+    """The last structlog step: render the line, and hand it to the standard library marked
+    as rendered, so the handler's formatter writes it as it is."""
+
+    def render(logger: WrappedLogger, name: str, event_dict: EventDict) -> Any:
+        return (renderer(logger, name, event_dict),), {"extra": {_RENDERED: True}}
+
+    return render
+
+
+class _LineFormatter(structlog.stdlib.ProcessorFormatter):
+    """Lines structlog rendered pass as they are; every other record (uvicorn, Alembic, the
+    standard library's loggers) goes through the same processors first.
+
+    structlog's own hand-over (``wrap_for_formatter``) renders in the formatter, which first
+    copies the whole record: a hop line paid for two records and the formatter's walk, a
+    third of its cost (docs/performance.md#known-traps).
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, _RENDERED, False):
+            return str(record.msg)
+        return super().format(record)
+
+
 def configure_logging(log_format: str = "json", level: str = "INFO") -> None:
     """Route structlog and the standard library's logging through one JSON (or console) output."""
     renderer: Processor = (
@@ -82,13 +110,14 @@ def configure_logging(log_format: str = "json", level: str = "INFO") -> None:
         processors=[
             structlog.stdlib.filter_by_level,
             *shared,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            structlog.processors.format_exc_info,
+            _for_stdlib(renderer),
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
+    formatter = _LineFormatter(
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,

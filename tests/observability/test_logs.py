@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Iterator
@@ -57,6 +58,45 @@ def test_values_named_like_secrets_never_reach_a_line_nor_do_standard_library_on
     first, second = _lines(captured.readouterr().err)
     assert [first[k] for k in ("hmac_key", "Data", "mac", "password")] == [MASK] * 4
     assert second["event"] == "plain text" and second["level"] == "warning"
+
+
+def test_a_structlog_line_logged_with_an_exception_carries_its_traceback(
+    captured: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("json", "INFO")
+    try:
+        raise RuntimeError("upstream went away")
+    except RuntimeError:
+        structlog.get_logger("t").exception("call failed", pay_id="p" * 32)
+    (line,) = _lines(captured.readouterr().err)
+    assert line["event"] == "call failed" and line["level"] == "error"
+    assert "RuntimeError: upstream went away" in str(line["exception"])
+
+
+def test_a_handler_an_operator_adds_gets_each_structlog_line_rendered_once(
+    captured: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("json", "INFO")
+    extra = logging.StreamHandler(stream := io.StringIO())
+    extra.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    logging.getLogger().addHandler(extra)
+    structlog.get_logger("adapter.hop").info("payment", name="SUCCESS", mac="M")
+    level, name, message = stream.getvalue().strip().split(" ", 2)
+    assert (level, name) == ("INFO", "adapter.hop")
+    assert json.loads(message)["name"] == "SUCCESS" and json.loads(message)["mac"] == MASK
+    (line,) = _lines(captured.readouterr().err)
+    assert line == json.loads(message)
+
+
+def test_console_lines_are_rendered_for_people_not_as_json(
+    captured: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("console", "INFO")
+    structlog.get_logger("adapter.hop").info("payment", name="SUCCESS")
+    logging.getLogger("uvicorn.error").warning("plain %s", "text")
+    first, second = captured.readouterr().err.splitlines()
+    assert "payment" in first and "name=SUCCESS" in first and not first.startswith("{")
+    assert "plain text" in second and not second.startswith("{")
 
 
 def test_every_line_of_a_served_adapter_parses_and_hops_carry_their_keys(tmp_path: Path) -> None:
