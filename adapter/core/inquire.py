@@ -67,7 +67,9 @@ def summarise(results: ResultBuilder, payment: Payment, steps: list[Operation]) 
     )
 
 
-async def inquire(ctx: Context, payment: Payment) -> Inquiry:
+async def inquire(ctx: Context, payment: Payment, steps: list[Operation]) -> Inquiry:
+    """What to answer; ``steps`` were read with ``payment`` (one read when it is final)."""
     if not payment.state.is_final:
         payment = await refresh_from_inquiry(ctx, payment)
-    return summarise(ctx.results, payment, await ctx.operations.for_payment(payment.pay_id))
+        steps = await ctx.operations.for_payment(payment.pay_id)
+    return summarise(ctx.results, payment, steps)

@@ -22,7 +22,7 @@ from adapter.core.context import Context
 from adapter.core.inquire import inquire
 from adapter.core.operations import run_step
 from adapter.mapping import PaygateResult
-from adapter.model import Event, Hop, Payment
+from adapter.model import Event, Hop, Operation, Payment
 from adapter.observability.logs import bind_correlation
 from adapter.paygate.errors import Category, PaygateError
 from adapter.paygate.fields import Fields
@@ -102,13 +102,28 @@ def _refusal(ctx: Context, merchant: Merchant, echo: Echo, error: PaygateError) 
     return _encrypted(ctx, merchant, echo, result)
 
 
-async def _merchant_payment(ctx: Context, merchant: Merchant, pay_id: str) -> Payment | None:
+@dataclass(frozen=True)
+class _Subject:
+    """The merchant's payment a request names; for inquire, its steps read with it."""
+
+    payment: Payment
+    steps: list[Operation]
+
+
+async def _merchant_payment(
+    ctx: Context, merchant: Merchant, endpoint: Endpoint, pay_id: str
+) -> _Subject | None:
     if not is_pay_id(pay_id):
         return None
-    payment = await ctx.payments.get(pay_id)
-    if payment is None or payment.merchant_id != merchant.merchant_id:
+    if endpoint is Endpoint.INQUIRE:
+        found = await ctx.operations.payment_with_steps(pay_id)
+        subject = None if found is None else _Subject(*found)
+    else:
+        payment = await ctx.payments.get(pay_id)
+        subject = None if payment is None else _Subject(payment, [])
+    if subject is None or subject.payment.merchant_id != merchant.merchant_id:
         return None
-    return payment
+    return subject
 
 
 async def _answer(
@@ -116,12 +131,13 @@ async def _answer(
     merchant: Merchant,
     request: OperationRequest,
     echo: Echo,
-    payment: Payment | None,
+    subject: _Subject | None,
 ) -> Answer:
-    if payment is None:
+    if subject is None:
         return _encrypted(ctx, merchant, echo, ctx.codes.adapter("unknown_payment"))
+    payment = subject.payment
     if request.endpoint is Endpoint.INQUIRE:
-        inquiry = await inquire(ctx, payment)
+        inquiry = await inquire(ctx, payment, subject.steps)
         echo = replace(
             echo,
             trans_id=echo.trans_id or payment.trans_id,
@@ -142,7 +158,7 @@ async def _replayed(
     merchant: Merchant,
     request: OperationRequest,
     echo: Echo,
-    payment: Payment | None,
+    subject: _Subject | None,
     req_id: str,
 ) -> Answer:
     """Run the request once per ReqId; repeats get the stored bytes or wait for the first."""
@@ -166,7 +182,7 @@ async def _replayed(
             case _:
                 assert_never(claim)
     try:
-        answer = await _answer(ctx, merchant, request, echo, payment)
+        answer = await _answer(ctx, merchant, request, echo, subject)
     except BaseException:
         await ctx.replays.release(key)
         raise
@@ -220,7 +236,8 @@ async def _operation(ctx: Context, endpoint: Endpoint, outer: Fields) -> _Handle
         return _Handled(_refusal(ctx, merchant, _NO_ECHO, error), merchant_id)
     echo = Echo.of(raw.fields)
     try:
-        payment = await _merchant_payment(ctx, merchant, echo.pay_id)
+        subject = await _merchant_payment(ctx, merchant, endpoint, echo.pay_id)
+        payment = subject.payment if subject else None
         # Spryker signs the inquired payment's Amount and Currency without sending them.
         signed = payment if endpoint is Endpoint.INQUIRE else None
         try:
@@ -237,9 +254,9 @@ async def _operation(ctx: Context, endpoint: Endpoint, outer: Fields) -> _Handle
         pay_id = payment.pay_id if payment else None
         bind_correlation(merchant_id=merchant_id, trans_id=request.trans_id, pay_id=pay_id)
         if request.req_id is None or not endpoint.changes_money:
-            answer = await _answer(ctx, merchant, request, echo, payment)
+            answer = await _answer(ctx, merchant, request, echo, subject)
         else:
-            answer = await _replayed(ctx, merchant, request, echo, payment, request.req_id)
+            answer = await _replayed(ctx, merchant, request, echo, subject, request.req_id)
         return _Handled(answer, merchant_id, pay_id)
     except Exception:
         # Whatever broke, a step may have been stored: never FAILED, the repeat tells.

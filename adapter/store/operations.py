@@ -37,13 +37,14 @@ from adapter.model import (
     OperationDetails,
     OperationKind,
     OperationState,
+    Payment,
     PaymentState,
     ShopNotice,
 )
 from adapter.store.db import Database
 from adapter.store.journal import write_events
 from adapter.store.leases import Schedule
-from adapter.store.payments import queue_notification
+from adapter.store.payments import payment_from_row, queue_notification
 from adapter.store.statements import Statement, inserting, one_of
 from adapter.store.tables import operations, payments
 
@@ -120,6 +121,14 @@ def _values(op: Operation, first_check_after: timedelta) -> dict[str, object]:
 _STEPS_OF_PAYMENT = Statement(
     select(operations)
     .where(operations.c.pay_id == bindparam("pay_id"))
+    .order_by(operations.c.created_at, operations.c.xid)
+)
+# A step's columns beside its payment's, under names of their own.
+_STEP_LABELS = tuple((f"step_{column.name}", column.name) for column in operations.c)
+_PAYMENT_WITH_STEPS = Statement(
+    select(payments, *(operations.c[name].label(label) for label, name in _STEP_LABELS))
+    .select_from(payments.outerjoin(operations, operations.c.pay_id == payments.c.pay_id))
+    .where(payments.c.pay_id == bindparam("pay_id"))
     .order_by(operations.c.created_at, operations.c.xid)
 )
 _STEP_BY_XID = Statement(select(operations).where(operations.c.xid == bindparam("xid")))
@@ -361,6 +370,18 @@ class OperationStore:
     async def for_payment(self, pay_id: str) -> list[Operation]:
         """The payment's steps, oldest first."""
         return await self._all(_STEPS_OF_PAYMENT, pay_id=pay_id)
+
+    async def payment_with_steps(self, pay_id: str) -> tuple[Payment, list[Operation]] | None:
+        """A payment and its steps (oldest first) in one read: what inquire.aspx reports on."""
+        rows = await self.db.read(lambda conn: _PAYMENT_WITH_STEPS.rows(conn, pay_id=pay_id))
+        if not rows:
+            return None
+        steps = [
+            _operation({name: row[label] for label, name in _STEP_LABELS})
+            for row in rows
+            if row["step_xid"] is not None
+        ]
+        return payment_from_row(rows[0]), steps
 
     async def mark_unknown(self, xid: str, *, now: datetime, events: Sequence[Event] = ()) -> bool:
         return await self.db.write(

@@ -57,7 +57,7 @@ class NotificationSelection:
         return not (self.ids or self.pay_id or self.merchant_id or self.dead_only)
 
 
-def _payment(row: RowMapping | Mapping[str, Any]) -> Payment:
+def payment_from_row(row: RowMapping | Mapping[str, Any]) -> Payment:
     return Payment(
         pay_id=row["pay_id"],
         merchant_id=row["merchant_id"],
@@ -242,7 +242,7 @@ class PaymentStore:
 
     async def _first(self, query: Statement, **params: str) -> Payment | None:
         row = await self.db.read(lambda conn: query.first(conn, **params))
-        return _payment(row) if row else None
+        return payment_from_row(row) if row else None
 
     async def get(self, pay_id: str) -> Payment | None:
         return await self._first(_PAYMENT_BY_ID, pay_id=pay_id)
@@ -485,7 +485,7 @@ class PaymentStore:
             .limit(limit)
         )
         rows = await self.db.read(lambda conn: conn.execute(query).mappings().all())
-        return [_payment(row) for row in rows]
+        return [payment_from_row(row) for row in rows]
 
     async def take_lease(self, pay_id: str, *, now: datetime, ttl: timedelta) -> bool:
         """Hold the payment for this process (its lock across processes); False if taken."""
@@ -507,7 +507,7 @@ class PaymentStore:
                 conn, payments.c.state.in_(_RECONCILED), now=now, hold_for=hold_for, limit=limit
             )
         )
-        return [DuePayment(_payment(row), row["checks"]) for row in rows]
+        return [DuePayment(payment_from_row(row), row["checks"]) for row in rows]
 
     async def checked(self, pay_id: str, *, next_check_at: datetime) -> None:
         """The reconciler looked at it; it is due again at ``next_check_at``."""

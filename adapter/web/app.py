@@ -222,7 +222,7 @@ class RequestIds:
             await self.app(scope, receive, send)
             return
         given = _given_request_id(scope)
-        request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+        request_id = given if _REQUEST_ID.fullmatch(given) else os.urandom(8).hex()
         header = (b"x-request-id", request_id.encode("ascii"))
 
         async def send_with_id(message: Message) -> None:
@@ -231,8 +231,11 @@ class RequestIds:
                 message["headers"] = [*kept, header]
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
             await self.app(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.reset_contextvars(**bound)
 
 
 class JournalUnits:

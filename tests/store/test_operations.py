@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -50,6 +51,21 @@ async def test_a_reserved_credit_round_trips(store: PaymentStore) -> None:
     assert await ops.reserve_credit(step, paid=100) == Reserved(step)
     assert await ops.get(step.xid) == step
     assert await ops.for_payment(PAY_ID) == [step]
+
+
+async def test_a_payment_is_read_with_its_steps_oldest_first_in_one_read(
+    store: PaymentStore,
+) -> None:
+    await _payment(store, PaymentState.SUCCESS)
+    ops = OperationStore(store.db)
+    payment = await store.get(PAY_ID)
+    assert await ops.payment_with_steps(PAY_ID) == (payment, [])
+    later = dataclasses.replace(_step(amount=60), created_at=NOW + timedelta(seconds=1))
+    first = _step(amount=40)
+    for step in (later, first):
+        assert isinstance(await ops.reserve_credit(step, paid=100), Reserved)
+    assert await ops.payment_with_steps(PAY_ID) == (await store.get(PAY_ID), [first, later])
+    assert await ops.payment_with_steps("0" * 32) is None
 
 
 async def test_credits_count_open_and_successful_steps_but_not_failed_ones(
