@@ -5,7 +5,6 @@ See docs/paygate.md#mac (requests) and docs/paygate.md#response-mac (results).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Sequence
 
@@ -28,7 +27,7 @@ def response_mac_message(pay_id: str, trans_id: str, mid: str, status: str, code
 
 def compute_mac(key: bytes, message: str) -> str:
     """UPPER-case hex, because pretix and Spryker compare case-sensitively against upper case."""
-    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest().upper()
+    return hmac.digest(key, message.encode("utf-8"), "sha256").hex().upper()
 
 
 def mac_matches(given: str, keys: Sequence[bytes], messages: Sequence[str]) -> bool:

@@ -15,6 +15,7 @@ they would with the original Paygate (docs/paygate.md#inner-text). The MAC cover
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
@@ -63,6 +64,17 @@ def _escape(value: str) -> str:
     return value.replace("&", "%26").replace("=", "%3D")
 
 
+@functools.lru_cache(maxsize=256)
+def _check_field_name(key: str) -> None:
+    # Cached: every answer passes the same dozen names, and a bad one raises every time.
+    canonical = _CANONICAL.get(key.lower())
+    if canonical == "MAC" or (canonical or key) != key or not is_parameter_name(key):
+        raise ValueError(
+            f"response field {key!r}: MAC is computed here, known fields use Paygate casing, "
+            "names are [A-Za-z0-9_.-]"
+        )
+
+
 def build_response_text(values: Mapping[str, str], hmac_key: bytes) -> str:
     """The inner text: documented order, then other fields as given, no empty values, MAC last.
 
@@ -73,12 +85,7 @@ def build_response_text(values: Mapping[str, str], hmac_key: bytes) -> str:
     because the shop would not find the field or would split the answer apart.
     """
     for key in values:
-        canonical = _CANONICAL.get(key.lower())
-        if canonical == "MAC" or (canonical or key) != key or not is_parameter_name(key):
-            raise ValueError(
-                f"response field {key!r}: MAC is computed here, known fields use Paygate casing, "
-                "names are [A-Za-z0-9_.-]"
-            )
+        _check_field_name(key)
     clean = {key: _escape(value) for key, value in values.items() if value}
     ordered = [key for key in RESPONSE_ORDER if key in clean]
     ordered += [key for key in clean if key not in RESPONSE_ORDER]
@@ -99,7 +106,9 @@ def encrypt_response(
 
 def s2s_body(length: int, data: str, extra: Sequence[tuple[str, str]] = ()) -> str:
     """``Len=…&Data=…`` plus form-encoded extras; no trailing newline, which breaks pretix."""
-    return urlencode([("Len", str(length)), ("Data", data), *extra])
+    # Len is digits and Data hex: nothing in them to encode.
+    body = f"Len={length}&Data={data}"
+    return f"{body}&{urlencode(extra)}" if extra else body
 
 
 def plain_error_body(merchant_id: str, status: str, code: str, description: str) -> str:
