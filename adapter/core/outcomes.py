@@ -38,7 +38,7 @@ async def apply_payment_result(
     final = replace(payment, state=state, result_code=result.code)
     events = [payment_event(ctx.clock, payment, state, result.code)]
     notice = shop_notice(ctx, final)
-    applied = await ctx.payments.finalize(
+    stored = await ctx.payments.finalize(
         payment.pay_id,
         state,
         now=ctx.clock(),
@@ -47,12 +47,14 @@ async def apply_payment_result(
         events=events,
         **values,
     )
-    if applied:
-        ctx.journal.changed(events)
-        if notice is not None:
-            ctx.outbox_wakeup.set()
-    current = await ctx.payments.get(payment.pay_id)
-    return current or payment
+    if stored is None:
+        # Another notify, return or inquiry settled it first: theirs is the state.
+        current = await ctx.payments.get(payment.pay_id)
+        return current or payment
+    ctx.journal.changed(events)
+    if notice is not None:
+        ctx.outbox_wakeup.set()
+    return stored
 
 
 async def keep_open(

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Update,
     and_,
     bindparam,
     func,
@@ -138,10 +139,9 @@ _INSERT_PAYMENT = inserting(
 )
 
 
-@functools.cache
-def _move(from_states: tuple[str, ...], columns: tuple[str, ...]) -> Statement:
+def _moving(from_states: tuple[str, ...], columns: tuple[str, ...]) -> Update:
     """Set a payment's state (and ``columns``) if it is in one of ``from_states``."""
-    return Statement(
+    return (
         update(payments)
         .where(
             payments.c.pay_id == bindparam("moved_pay_id"),
@@ -155,6 +155,17 @@ def _move(from_states: tuple[str, ...], columns: tuple[str, ...]) -> Statement:
             }
         )
     )
+
+
+@functools.cache
+def _move(from_states: tuple[str, ...], columns: tuple[str, ...]) -> Statement:
+    return Statement(_moving(from_states, columns))
+
+
+@functools.cache
+def _finalizing(from_states: tuple[str, ...], columns: tuple[str, ...]) -> Statement:
+    """:func:`_move`, answering with the row as it is now stored."""
+    return Statement(_moving(from_states, columns).returning(*payments.c))
 
 
 @functools.cache
@@ -284,25 +295,26 @@ class PaymentStore:
         notice: ShopNotice | None,
         events: Sequence[Event] = (),
         **values: Any,
-    ) -> bool:
-        """Apply a final state and queue its one shop notification, atomically.
+    ) -> Payment | None:
+        """Apply a final state and queue its one shop notification, atomically; the payment as
+        now stored.
 
-        Returns False when the payment had already left ``from_states`` (a concurrent
-        notify, return or inquiry got there first): nothing is written then.
+        Returns None when the payment had already left ``from_states`` (a concurrent notify,
+        return or inquiry got there first): nothing is written then.
         """
 
-        statement = _move(tuple(s.value for s in from_states), tuple(sorted(values)))
+        statement = _finalizing(tuple(s.value for s in from_states), tuple(sorted(values)))
 
-        def work(conn: Connection) -> bool:
-            moved = statement.rowcount(
+        def work(conn: Connection) -> Payment | None:
+            moved = statement.rows(
                 conn, moved_pay_id=pay_id, new_state=state.value, now=now, **values
             )
-            if moved != 1:
-                return False
+            if len(moved) != 1:
+                return None
             if notice is not None:
                 queue_notification(conn, pay_id, state, notice, now)
             write_events(conn, events)
-            return True
+            return payment_from_row(moved[0])
 
         return await self.db.write(work)
 

@@ -46,11 +46,11 @@ async def test_concurrent_finalize_applies_one_state_and_one_notification(
             for state, code in [(PaymentState.SUCCESS, "SUCCESS"), (PaymentState.FAILED, "X")] * 5
         )
     )
-    assert outcomes.count(True) == 1
+    (applied,) = [outcome for outcome in outcomes if outcome is not None]
     notifications = await store.notifications_for("a" * 32)
     assert len(notifications) == 1
     stored = await store.get("a" * 32)
-    assert stored is not None and stored.state is notifications[0].final_state
+    assert stored == applied and stored.state is notifications[0].final_state
 
 
 async def test_a_claimed_notification_is_leased_to_one_worker(store: PaymentStore) -> None:
