@@ -20,7 +20,7 @@ such piece is also listed in :attr:`Fields.stray`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, Mapping
 from typing import TypeVar, overload
 
 T = TypeVar("T")
@@ -72,6 +72,18 @@ class Fields(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def items(self) -> ItemsView[str, str]:
+        return _Items(self)
+
+
+class _Items(ItemsView[str, str]):
+    """The pairs as stored: Mapping's own view would look each key up again."""
+
+    _mapping: Fields
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._mapping._items.values())
 
 
 def parse_inner(text: str) -> Fields:

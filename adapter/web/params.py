@@ -56,7 +56,8 @@ async def read_params(request: Request, limit: int) -> Fields:
     """Query parameters and form fields together; the body wins over the query."""
     # The raw query, as the body is read: ``request.url`` would decode it as UTF-8 (and raise
     # on any other byte) and build a whole URL for it on every request.
-    pairs = _parse(request.scope["query_string"].decode("latin-1"))
+    query: bytes = request.scope["query_string"]
+    pairs = _parse(query.decode("latin-1")) if query else []
     if request.method == "POST":
         body = await read_body(request, limit)
         content_type = request.headers.get("content-type", "")
