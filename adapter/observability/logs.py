@@ -9,12 +9,13 @@ material on purpose (keys are :class:`adapter.secret.Secret`); redaction is the 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -33,8 +34,8 @@ _SECRET_NAMES = re.compile(
 )
 MASK = "***"
 
-hop_log = structlog.get_logger("adapter.hop")
-_hop_debug = logging.getLogger("adapter.hop")
+HOP_LOGGER = "adapter.hop"
+hop_log = structlog.get_logger(HOP_LOGGER)
 
 
 def redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -68,65 +69,58 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
-_RENDERED = "_paygate_rendered"  # set on records whose message structlog rendered already
+class _HandlerStream:
+    """Where structlog writes its rendered lines: the standard library handler's stream,
+    under that handler's lock, so every line of both kinds arrives whole and in order.
 
-
-def _for_stdlib(renderer: Processor) -> Processor:
-    """The last structlog step: render the line, and hand it to the standard library marked
-    as rendered, so the handler's formatter writes it as it is."""
-
-    def render(logger: WrappedLogger, name: str, event_dict: EventDict) -> Any:
-        return (renderer(logger, name, event_dict),), {"extra": {_RENDERED: True}}
-
-    return render
-
-
-class _LineFormatter(structlog.stdlib.ProcessorFormatter):
-    """Lines structlog rendered pass as they are; every other record (uvicorn, Alembic, the
-    standard library's loggers) goes through the same processors first.
-
-    structlog's own hand-over (``wrap_for_formatter``) renders in the formatter, which first
-    copies the whole record: a hop line paid for two records and the formatter's walk, a
-    third of its cost (docs/performance.md#known-traps).
+    A hop line is not made a ``LogRecord``: the record, its handling and structlog's
+    formatter hand-over cost more than the rest of the line (docs/performance.md#known-traps).
     """
 
-    def format(self, record: logging.LogRecord) -> str:
-        if getattr(record, _RENDERED, False):
-            return str(record.msg)
-        return super().format(record)
+    def __init__(self, handler: logging.StreamHandler[TextIO], name: str) -> None:
+        self._handler = handler
+        self.name = name  # the logger's name on each line
+
+    def msg(self, message: str) -> None:
+        handler = self._handler
+        if handler not in logging.getLogger().handlers:
+            return  # logging was configured again, or undone: this output is gone
+        with handler.lock or contextlib.nullcontext():
+            handler.stream.write(message + "\n")
+            handler.stream.flush()
+
+    debug = info = warning = error = critical = exception = msg
 
 
 def configure_logging(log_format: str = "json", level: str = "INFO") -> None:
-    """Route structlog and the standard library's logging through one JSON (or console) output."""
+    """Route structlog and the standard library's logging to one JSON (or console) output."""
     renderer: Processor = (
         structlog.processors.JSONRenderer()
         if log_format != "console"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
-    shared = _shared_processors()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=_shared_processors(),
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
     structlog.configure(
+        processors=[*_shared_processors(), structlog.processors.format_exc_info, renderer],
         # A line below the level is dropped before any processor runs (inquire's hops are
         # DEBUG: with the default level they cost nothing).
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *shared,
-            structlog.processors.format_exc_info,
-            _for_stdlib(renderer),
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=lambda name="", *_: _HandlerStream(handler, name),
         cache_logger_on_first_use=True,
     )
-    formatter = _LineFormatter(
-        foreign_pre_chain=shared,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-    )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter)
+    # A logger caches its configuration on first use: the hop logger starts anew with this one.
+    global hop_log
+    hop_log = structlog.get_logger(HOP_LOGGER)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -145,7 +139,7 @@ def bind_correlation(**keys: str | None) -> None:
 
 def log_hop(event: Event) -> None:
     """The journal observer: one log line per hop, with what the journal row holds."""
-    if event.routine and not _hop_debug.isEnabledFor(logging.DEBUG):
+    if event.routine and not hop_log.is_enabled_for(logging.DEBUG):
         return
     fields: dict[str, object] = {
         "name": event.name,

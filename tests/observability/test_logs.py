@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,19 +73,25 @@ def test_a_structlog_line_logged_with_an_exception_carries_its_traceback(
     assert "RuntimeError: upstream went away" in str(line["exception"])
 
 
-def test_a_handler_an_operator_adds_gets_each_structlog_line_rendered_once(
+def test_hop_lines_and_other_threads_standard_library_lines_share_one_stream_whole(
     captured: pytest.CaptureFixture[str],
 ) -> None:
     configure_logging("json", "INFO")
-    extra = logging.StreamHandler(stream := io.StringIO())
-    extra.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    logging.getLogger().addHandler(extra)
-    structlog.get_logger("adapter.hop").info("payment", name="SUCCESS", mac="M")
-    level, name, message = stream.getvalue().strip().split(" ", 2)
-    assert (level, name) == ("INFO", "adapter.hop")
-    assert json.loads(message)["name"] == "SUCCESS" and json.loads(message)["mac"] == MASK
-    (line,) = _lines(captured.readouterr().err)
-    assert line == json.loads(message)
+
+    def uvicorn_lines() -> None:
+        for n in range(300):
+            logging.getLogger("uvicorn.error").warning("plain %d", n)
+
+    thread = threading.Thread(target=uvicorn_lines)
+    thread.start()
+    for n in range(300):
+        log_hop(Event(NOW, Hop.PAYMENT, "SUCCESS", str(n), pay_id="p" * 32))
+    thread.join()
+    lines = _lines(captured.readouterr().err)  # a torn line would not parse
+    hops = [line["outcome"] for line in lines if line["logger"] == "adapter.hop"]
+    plain = [line["event"] for line in lines if line["logger"] == "uvicorn.error"]
+    assert hops == [str(n) for n in range(300)]
+    assert plain == [f"plain {n}" for n in range(300)]
 
 
 def test_console_lines_are_rendered_for_people_not_as_json(
