@@ -50,7 +50,7 @@ class _Compiled:
     names: tuple[str, ...]  # the parameters in the order the SQL takes them
     fixed: Mapping[str, Any]  # values the statement itself carries
     binds: Mapping[str, _Processor]
-    results: tuple[_Processor, ...]  # by result column
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...]  # result columns with a processor
 
 
 class Statement:
@@ -89,9 +89,10 @@ class Statement:
                 name: binds[name].type.dialect_impl(dialect).bind_processor(dialect)
                 for name in names
             },
-            results=tuple(
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in columns
+            converted=tuple(
+                (index, process)
+                for index, column in enumerate(columns)
+                if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
             ),
         )
 
@@ -143,14 +144,16 @@ class Statement:
         """Run a statement that returns rows: each a dict by column name."""
         cursor = self._run(conn, [given], many=False)
         names = [column[0] for column in cursor.description]
-        processors = self._compiled(conn.dialect).results
-        rows = [
-            {
-                name: value if process is None or value is None else process(value)
-                for name, value, process in zip(names, raw, processors, strict=True)
-            }
-            for raw in cursor.fetchall()
-        ]
+        # Most columns (strings, integers) need no conversion: only the others are visited.
+        converted = self._compiled(conn.dialect).converted
+        rows = []
+        for raw in cursor.fetchall():
+            row = dict(zip(names, raw, strict=True))
+            for index, process in converted:
+                value = raw[index]
+                if value is not None:
+                    row[names[index]] = process(value)
+            rows.append(row)
         cursor.close()
         return rows
 
