@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import re
@@ -201,6 +202,14 @@ class CaseInsensitiveAspx:
 
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# Ids need to be unique, not secret: this process's random prefix and a count (no system call
+# for randomness on every request).
+_REQUEST_ID_PREFIX = secrets.token_hex(6)
+_request_numbers = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    return f"{_REQUEST_ID_PREFIX}-{next(_request_numbers):x}"
 
 
 def _given_request_id(scope: Scope) -> str:
@@ -222,7 +231,7 @@ class RequestIds:
             await self.app(scope, receive, send)
             return
         given = _given_request_id(scope)
-        request_id = given if _REQUEST_ID.fullmatch(given) else os.urandom(8).hex()
+        request_id = given if _REQUEST_ID.fullmatch(given) else _new_request_id()
         header = (b"x-request-id", request_id.encode("ascii"))
 
         async def send_with_id(message: Message) -> None:
