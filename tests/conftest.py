@@ -4,12 +4,14 @@ resolves a name that is not loopback."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import structlog
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -42,3 +44,17 @@ def _loopback_only() -> Iterator[None]:
         yield
     finally:
         socket.getaddrinfo = real
+
+
+@pytest.fixture(autouse=True)
+def _logging_left_as_found() -> Iterator[None]:
+    """A test that configures logging (the CLI's ``main`` does) leaves no handler behind on the
+    stream pytest captured for it: that stream is closed afterwards, and a line a later test's
+    server thread logs would fail on it ("--- Logging error ---")."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    if root.handlers != handlers:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.reset_defaults()
