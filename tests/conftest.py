@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import structlog
+from structlog.stdlib import ProcessorFormatter
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -46,6 +47,29 @@ def _loopback_only() -> Iterator[None]:
         socket.getaddrinfo = real
 
 
+def _structlog_through_logging() -> None:
+    """Outside the tests that configure logging as ``serve`` does, structlog's lines (the hop
+    lines of the servers the tests start) become standard library records: pytest captures
+    those with the test that caused them, where structlog's default would print them."""
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        cache_logger_on_first_use=False,
+    )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _structlog_for_the_session() -> Iterator[None]:
+    _structlog_through_logging()
+    yield
+    structlog.reset_defaults()
+
+
 @pytest.fixture(autouse=True)
 def _logging_left_as_found() -> Iterator[None]:
     """A test that configures logging (the CLI's ``main`` does) leaves no handler behind on the
@@ -54,7 +78,13 @@ def _logging_left_as_found() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     yield
-    if root.handlers != handlers:
-        root.handlers[:] = handlers
+    configured = [
+        handler
+        for handler in root.handlers
+        if handler not in handlers and isinstance(handler.formatter, ProcessorFormatter)
+    ]
+    for handler in configured:
+        root.removeHandler(handler)
+    if configured:
         root.setLevel(level)
-        structlog.reset_defaults()
+    _structlog_through_logging()

@@ -83,8 +83,6 @@ class _HandlerStream:
 
     def msg(self, message: str) -> None:
         handler = self._handler
-        if handler not in logging.getLogger().handlers:
-            return  # logging was configured again, or undone: this output is gone
         with handler.lock or contextlib.nullcontext():
             handler.stream.write(message + "\n")
             handler.stream.flush()
@@ -116,11 +114,10 @@ def configure_logging(log_format: str = "json", level: str = "INFO") -> None:
         # DEBUG: with the default level they cost nothing).
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=lambda name="", *_: _HandlerStream(handler, name),
-        cache_logger_on_first_use=True,
+        # Not cached: a logger made before this call (the hop logger is) would keep writing
+        # where logging was configured first.
+        cache_logger_on_first_use=False,
     )
-    # A logger caches its configuration on first use: the hop logger starts anew with this one.
-    global hop_log
-    hop_log = structlog.get_logger(HOP_LOGGER)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
