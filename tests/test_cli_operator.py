@@ -211,9 +211,9 @@ def test_migrate_brings_an_empty_database_to_the_newest_revision_once(
     monkeypatch.setenv("HMAC_NEW", "k")
     config = with_values(write_config(tmp_path), "adapter", database_url=empty_database)
     assert main(["migrate", "--config", str(config)]) == 0
-    assert "migrated the database from revision (empty) to 0007" in capsys.readouterr().out
+    assert "migrated the database from revision (empty) to 0008" in capsys.readouterr().out
     assert main(["migrate", "--config", str(config)]) == 0
-    assert "at revision 0007, the newest: nothing to do" in capsys.readouterr().out
+    assert "at revision 0008, the newest: nothing to do" in capsys.readouterr().out
     assert main(["notifies", "list", "--config", str(config)]) == 0
 
 

@@ -91,7 +91,7 @@ def safe_return(request: Request, target: object) -> str:
 async def read_form(request: Request) -> Form | None:
     """An url-encoded form body of at most MAX_FORM_BYTES; None when it is larger."""
     try:
-        body = await read_body(request, MAX_FORM_BYTES)
+        body = await read_body(request.scope, request.receive, MAX_FORM_BYTES)
     except BodyTooLarge:
         return None
     return parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)

@@ -36,6 +36,9 @@ MASK = "***"
 
 HOP_LOGGER = "adapter.hop"
 hop_log = structlog.get_logger(HOP_LOGGER)
+# The level check for routine hops: the standard library caches it, where asking the (uncached)
+# structlog logger builds a logger on every inquiry. configure_logging sets both levels alike.
+_hop_level = logging.getLogger(HOP_LOGGER)
 
 
 def redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -136,7 +139,7 @@ def bind_correlation(**keys: str | None) -> None:
 
 def log_hop(event: Event) -> None:
     """The journal observer: one log line per hop, with what the journal row holds."""
-    if event.routine and not hop_log.is_enabled_for(logging.DEBUG):
+    if event.routine and not _hop_level.isEnabledFor(logging.DEBUG):
         return
     fields: dict[str, object] = {
         "name": event.name,

@@ -44,7 +44,7 @@ from adapter.model import (
 from adapter.store.db import Database
 from adapter.store.journal import write_events
 from adapter.store.leases import Schedule
-from adapter.store.payments import payment_from_row, queue_notification
+from adapter.store.payments import PAYMENT_COLUMNS, payment_from_row, queue_notification
 from adapter.store.statements import Statement, inserting, one_of
 from adapter.store.tables import operations, payments
 
@@ -77,6 +77,29 @@ class Joined:
 
 
 Reservation = Reserved | Joined | Refusal
+
+
+# What _operation reads: a read selects no more (not the reconciler's columns).
+_READ_COLUMNS = tuple(
+    operations.c[name]
+    for name in (
+        "xid",
+        "pay_id",
+        "merchant_id",
+        "kind",
+        "trans_id",
+        "amount",
+        "currency",
+        "state",
+        "details",
+        "created_at",
+        "updated_at",
+        "req_id",
+        "result_code",
+        "alipay_id",
+        "refund_instead",
+    )
+)
 
 
 def _operation(row: RowMapping | Mapping[str, Any]) -> Operation:
@@ -119,28 +142,28 @@ def _values(op: Operation, first_check_after: timedelta) -> dict[str, object]:
 
 
 _STEPS_OF_PAYMENT = Statement(
-    select(operations)
+    select(*_READ_COLUMNS)
     .where(operations.c.pay_id == bindparam("pay_id"))
     .order_by(operations.c.created_at, operations.c.xid)
 )
 # A step's columns beside its payment's, under names of their own.
-_STEP_LABELS = tuple((f"step_{column.name}", column.name) for column in operations.c)
+_STEP_LABELS = tuple((f"step_{column.name}", column.name) for column in _READ_COLUMNS)
 _PAYMENT_WITH_STEPS = Statement(
-    select(payments, *(operations.c[name].label(label) for label, name in _STEP_LABELS))
+    select(*PAYMENT_COLUMNS, *(operations.c[name].label(label) for label, name in _STEP_LABELS))
     .select_from(payments.outerjoin(operations, operations.c.pay_id == payments.c.pay_id))
     .where(payments.c.pay_id == bindparam("pay_id"))
     .order_by(operations.c.created_at, operations.c.xid)
 )
-_STEP_BY_XID = Statement(select(operations).where(operations.c.xid == bindparam("xid")))
+_STEP_BY_XID = Statement(select(*_READ_COLUMNS).where(operations.c.xid == bindparam("xid")))
 _STEP_BY_REQ_ID = Statement(
-    select(operations).where(
+    select(*_READ_COLUMNS).where(
         operations.c.merchant_id == bindparam("merchant_id"),
         operations.c.kind == bindparam("kind"),
         operations.c.req_id == bindparam("req_id"),
     )
 )
 _NEWEST_STEP_BY_TRANS_ID = Statement(
-    select(operations)
+    select(*_READ_COLUMNS)
     .where(
         operations.c.pay_id == bindparam("pay_id"),
         operations.c.kind == bindparam("kind"),
@@ -192,7 +215,7 @@ _CREDITS_TAKEN = Statement(
     )
 )
 _COUNTED_STEPS = Statement(
-    select(operations).where(
+    select(*_READ_COLUMNS).where(
         operations.c.pay_id == bindparam("pay_id"), one_of(operations.c.state, _COUNTED)
     )
 )
@@ -466,7 +489,7 @@ class OperationStore:
     async def stranded_reversals(self) -> list[Operation]:
         """Reversals of paid payments whose cancel and refund Alipay+ both refused."""
         return await self._all(
-            select(operations)
+            select(*_READ_COLUMNS)
             .where(
                 operations.c.refund_instead.is_(True),
                 operations.c.state == OperationState.FAILED.value,
@@ -476,7 +499,7 @@ class OperationStore:
 
     async def open_older_than(self, cutoff: datetime, limit: int = 50) -> list[Operation]:
         return await self._all(
-            select(operations)
+            select(*_READ_COLUMNS)
             .where(operations.c.state.in_(_OPEN), operations.c.updated_at < cutoff)
             .order_by(operations.c.updated_at)
             .limit(limit)

@@ -59,6 +59,7 @@ class NotificationSelection:
 
 
 def payment_from_row(row: RowMapping | Mapping[str, Any]) -> Payment:
+    """A payment from a row holding at least :data:`PAYMENT_COLUMNS`."""
     return Payment(
         pay_id=row["pay_id"],
         merchant_id=row["merchant_id"],
@@ -75,6 +76,29 @@ def payment_from_row(row: RowMapping | Mapping[str, Any]) -> Payment:
         checkout_url=row["checkout_url"],
         cancel_requested=bool(row["cancel_requested"]),
     )
+
+
+# What payment_from_row reads: a read selects no more (the lease and reconciler columns would
+# only be converted for nothing).
+PAYMENT_COLUMNS = tuple(
+    payments.c[name]
+    for name in (
+        "pay_id",
+        "merchant_id",
+        "trans_id",
+        "xid",
+        "amount",
+        "currency",
+        "state",
+        "details",
+        "created_at",
+        "updated_at",
+        "result_code",
+        "alipay_payment_id",
+        "checkout_url",
+        "cancel_requested",
+    )
+)
 
 
 def queue_notification(
@@ -112,9 +136,9 @@ def _notification(row: RowMapping | Mapping[str, Any]) -> Notification:
     )
 
 
-_PAYMENT_BY_ID = Statement(select(payments).where(payments.c.pay_id == bindparam("pay_id")))
+_PAYMENT_BY_ID = Statement(select(*PAYMENT_COLUMNS).where(payments.c.pay_id == bindparam("pay_id")))
 _PAYMENT_BY_TRANS_ID = Statement(
-    select(payments).where(
+    select(*PAYMENT_COLUMNS).where(
         payments.c.merchant_id == bindparam("merchant_id"),
         payments.c.trans_id == bindparam("trans_id"),
     )
@@ -165,7 +189,7 @@ def _move(from_states: tuple[str, ...], columns: tuple[str, ...]) -> Statement:
 @functools.cache
 def _finalizing(from_states: tuple[str, ...], columns: tuple[str, ...]) -> Statement:
     """:func:`_move`, answering with the row as it is now stored."""
-    return Statement(_moving(from_states, columns).returning(*payments.c))
+    return Statement(_moving(from_states, columns).returning(*PAYMENT_COLUMNS))
 
 
 @functools.cache
@@ -491,7 +515,7 @@ class PaymentStore:
     ) -> list[Payment]:
         """Payments in ``states`` whose ``moment`` is before ``cutoff``, the earliest first."""
         query = (
-            select(payments)
+            select(*PAYMENT_COLUMNS)
             .where(and_(payments.c.state.in_([s.value for s in states]), moment < cutoff))
             .order_by(moment)
             .limit(limit)

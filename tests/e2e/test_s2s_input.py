@@ -206,3 +206,27 @@ def test_upper_case_path_reaches_the_endpoint(s2s_stack: Stack, s2s: S2SClient) 
         f"{s2s_stack.adapter_url}/Inquire.aspx", data=s2s.outer({"PayID": pay_id})
     )
     assert answer_fields(s2s_stack.shop, response)["AmountCap"] == "700"
+
+
+def test_an_answer_is_plain_text_and_carries_the_shops_request_id(
+    s2s_stack: Stack, s2s: S2SClient
+) -> None:
+    pay_id = s2s_stack.paid_payment("IN-RID", "700")
+    response = s2s.http.post(
+        f"{s2s_stack.adapter_url}/inquire.aspx",
+        data=s2s.outer({"PayID": pay_id}),
+        headers={"X-Request-ID": "shop-call-17"},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.headers["x-request-id"] == "shop-call-17"
+    assert answer_fields(s2s_stack.shop, response)["AmountCap"] == "700"
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_other_methods_get_405_and_other_paths_404(s2s_stack: Stack, endpoint: str) -> None:
+    url = f"{s2s_stack.adapter_url}/{endpoint}.aspx"
+    refused = httpx.put(url, content=b"MerchantID=x")
+    assert refused.status_code == 405
+    assert set(refused.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
+    assert httpx.post(f"{url}/", data={"MerchantID": "x"}).status_code == 404

@@ -49,6 +49,15 @@ def test_a_hop_is_one_json_line_with_the_correlation_keys_bound_for_the_request(
     assert {"timestamp", "level", "logger"} <= set(line)
 
 
+@pytest.mark.parametrize(("level", "lines"), [("DEBUG", 1), ("INFO", 0)])
+def test_a_routine_hop_is_a_line_at_debug_and_none_at_info(
+    captured: pytest.CaptureFixture[str], level: str, lines: int
+) -> None:
+    configure_logging("json", level)
+    log_hop(Event(NOW, Hop.SHOP_REQUEST, "inquire", "00000000", routine=True))
+    assert len(_lines(captured.readouterr().err)) == lines
+
+
 def test_values_named_like_secrets_never_reach_a_line_nor_do_standard_library_ones(
     captured: pytest.CaptureFixture[str],
 ) -> None:
