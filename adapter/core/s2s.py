@@ -12,7 +12,7 @@ import asyncio
 import logging
 import secrets
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import assert_never
 
@@ -138,10 +138,12 @@ async def _answer(
     payment = subject.payment
     if request.endpoint is Endpoint.INQUIRE:
         inquiry = await inquire(ctx, payment, subject.steps)
-        echo = replace(
-            echo,
+        # What the shop left out of the request, the answer tells from the payment.
+        echo = Echo(
+            pay_id=echo.pay_id,
             trans_id=echo.trans_id or payment.trans_id,
             ref_nr=echo.ref_nr or payment.details.ref_nr or "",
+            user_data=echo.user_data,
         )
         return _encrypted(
             ctx, merchant, echo, inquiry.result, xid=payment.xid, extra=inquiry.amount_fields()

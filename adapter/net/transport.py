@@ -6,17 +6,25 @@ never used. Here the guard's lookup is the only one: httpcore's network backend 
 gets a backend pinned to the checked addresses, while the request keeps its host name, so the
 Host header, TLS SNI and certificate verification are all about the name.
 
-Each request gets its own connection, closed afterwards: a pooled connection would have been
-checked for an earlier request. Redirects are never followed (a transport cannot follow them,
-and :func:`guarded_client` tells httpx not to), environment proxies are never used, and at most
-``max_response_bytes`` of a body are read; the rest is dropped unread.
+Every request is checked, and a connection kept open from an earlier request is reused only
+when this request's check returned exactly the addresses that connection was checked for
+(same scheme, host and port): a name that now resolves elsewhere gets a new connection to where
+it resolves now, or none. Kept connections idle at most ``keepalive_seconds``; one the shop
+closed, or one whose answer was not read to its end, is never reused. Reuse spares each
+URLNotify delivery a TCP (and TLS) handshake, about half of its CPU (docs/performance.md).
+
+Redirects are never followed (a transport cannot follow them, and :func:`guarded_client`
+tells httpx not to), environment proxies are never used, and at most ``max_response_bytes`` of
+a body are read; the rest is dropped unread.
 """
 
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import httpcore
 import httpx
@@ -28,6 +36,8 @@ from adapter.net.streams import AsyncioBackend
 from adapter.net.urls import DEFAULT_PORTS
 
 MAX_RESPONSE_BYTES = 64 * 1024
+KEEPALIVE_SECONDS = 5.0
+MAX_IDLE_CONNECTIONS = 32  # over all shops; the longest idle is closed first
 
 # httpcore's exceptions as the httpx ones callers catch; the most specific first.
 _HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
@@ -98,6 +108,28 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+class _Pin(NamedTuple):
+    """What a connection was opened for: it serves only a request whose check says the same."""
+
+    scheme: bytes
+    host: str
+    port: int
+    addresses: tuple[IPAddress, ...]
+
+
+class _Idle(NamedTuple):
+    pin: _Pin
+    connection: httpcore.AsyncHTTPConnection
+    since: float  # time.monotonic() when it was put back
+
+
+_RETRIED_ON_A_NEW_CONNECTION = (
+    httpcore.ReadError,
+    httpcore.WriteError,
+    httpcore.RemoteProtocolError,
+)
+
+
 class GuardedTransport(httpx.AsyncBaseTransport):
     """Checks every request's host with ``policy`` (:func:`check_host`), then sends it pinned.
 
@@ -114,12 +146,15 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         ssl_context: ssl.SSLContext | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         network_backend: httpcore.AsyncNetworkBackend | None = None,
+        keepalive_seconds: float = KEEPALIVE_SECONDS,
     ) -> None:
         self.resolver = resolver
         self.policy = policy
         self.ssl_context = ssl_context or httpx.create_ssl_context()
         self.max_response_bytes = max_response_bytes
         self.network_backend = network_backend or AsyncioBackend()
+        self.keepalive_seconds = keepalive_seconds
+        self._idle: list[_Idle] = []  # the longest idle first
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -128,11 +163,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         host = url.raw_host.decode("ascii")
         port = url.port or DEFAULT_PORTS["https" if url.scheme == "https" else "http"]
         addresses = await check_host(host, port, self.resolver, self.policy)
-        connection = httpcore.AsyncHTTPConnection(
-            origin=httpcore.Origin(url.raw_scheme, url.raw_host, port),
-            ssl_context=self.ssl_context,
-            network_backend=PinnedBackend(host, port, addresses, self.network_backend),
-        )
+        pin = _Pin(url.raw_scheme, host, port, tuple(addresses))
         core_request = httpcore.Request(
             method=request.method,
             url=httpcore.URL(
@@ -143,21 +174,85 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             # Only the timeouts: an "sni_hostname" would let TLS check another name.
             extensions={"timeout": request.extensions.get("timeout", {})},
         )
-        try:
-            with _as_httpx_errors(request):
-                response = await connection.handle_async_request(core_request)
+        with _as_httpx_errors(request):
+            kept = await self._kept_connection(pin)
+            if kept is not None:
                 try:
-                    body = await _read_capped(response, self.max_response_bytes)
-                finally:
-                    await response.aclose()
-        finally:
+                    return await self._exchange(kept, pin, core_request, request)
+                except _RETRIED_ON_A_NEW_CONNECTION:
+                    # The shop closed the kept connection as the request went out: nothing
+                    # was answered, so it is sent again, once, on a connection of its own.
+                    # (A URLNotify may arrive twice in any case: deliveries are at least once.)
+                    pass
+            return await self._exchange(self._new_connection(pin), pin, core_request, request)
+
+    def _new_connection(self, pin: _Pin) -> httpcore.AsyncHTTPConnection:
+        return httpcore.AsyncHTTPConnection(
+            origin=httpcore.Origin(pin.scheme, pin.host.encode("ascii"), pin.port),
+            ssl_context=self.ssl_context,
+            keepalive_expiry=self.keepalive_seconds,
+            network_backend=PinnedBackend(pin.host, pin.port, pin.addresses, self.network_backend),
+        )
+
+    async def _exchange(
+        self,
+        connection: httpcore.AsyncHTTPConnection,
+        pin: _Pin,
+        core_request: httpcore.Request,
+        request: httpx.Request,
+    ) -> httpx.Response:
+        """Send on ``connection``; keep it for the next request if it may be reused."""
+        try:
+            response = await connection.handle_async_request(core_request)
+            try:
+                body = await _read_capped(response, self.max_response_bytes)
+            finally:
+                # An answer not read to its end leaves the connection closed, never idle.
+                await response.aclose()
+        except BaseException:
             await connection.aclose()
+            raise
+        await self._put_back(pin, connection)
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
             content=body,
             request=request,
         )
+
+    async def _kept_connection(self, pin: _Pin) -> httpcore.AsyncHTTPConnection | None:
+        """An idle connection opened for exactly ``pin``, if one is still open; the stale go."""
+        oldest_kept = time.monotonic() - self.keepalive_seconds
+        found: httpcore.AsyncHTTPConnection | None = None
+        stale: list[httpcore.AsyncHTTPConnection] = []
+        kept: list[_Idle] = []
+        for idle in self._idle:  # no await in here: another task may change the list
+            if idle.since < oldest_kept:
+                stale.append(idle.connection)
+            elif found is None and idle.pin == pin:
+                found = idle.connection
+            else:
+                kept.append(idle)
+        self._idle = kept
+        if found is not None and (found.has_expired() or not found.is_idle()):
+            stale.append(found)
+            found = None
+        for connection in stale:
+            await connection.aclose()
+        return found
+
+    async def _put_back(self, pin: _Pin, connection: httpcore.AsyncHTTPConnection) -> None:
+        if self.keepalive_seconds <= 0 or not connection.is_idle():
+            await connection.aclose()
+            return
+        self._idle.append(_Idle(pin, connection, time.monotonic()))
+        while len(self._idle) > MAX_IDLE_CONNECTIONS:
+            await self._idle.pop(0).connection.aclose()
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for kept in idle:
+            await kept.connection.aclose()
 
 
 def guarded_client(

@@ -106,9 +106,15 @@ class Statement:
             return tuple(values)
         return dict(zip(compiled.names, values, strict=True))
 
-    def _run(self, conn: Connection, parameters: Iterable[Mapping[str, Any]], many: bool) -> Any:
+    def _run(
+        self,
+        conn: Connection,
+        parameters: Iterable[Mapping[str, Any]],
+        many: bool,
+        compiled: _Compiled | None = None,
+    ) -> Any:
         dialect = conn.dialect
-        compiled = self._compiled(dialect)
+        compiled = compiled or self._compiled(dialect)
         converted = [self._parameters(compiled, given) for given in parameters]
         cursor = conn.connection.cursor()
         try:
@@ -142,10 +148,11 @@ class Statement:
 
     def rows(self, conn: Connection, **given: Any) -> list[Row]:
         """Run a statement that returns rows: each a dict by column name."""
-        cursor = self._run(conn, [given], many=False)
+        compiled = self._compiled(conn.dialect)
+        cursor = self._run(conn, [given], many=False, compiled=compiled)
         names = [column[0] for column in cursor.description]
         # Most columns (strings, integers) need no conversion: only the others are visited.
-        converted = self._compiled(conn.dialect).converted
+        converted = compiled.converted
         rows = []
         for raw in cursor.fetchall():
             row = dict(zip(names, raw, strict=True))

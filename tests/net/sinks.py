@@ -30,41 +30,65 @@ class Arrival:
 
 @dataclass
 class Sink:
-    """Answers every request with ``status``, ``headers`` and ``body``; keeps what arrived."""
+    """Answers every request with ``status``, ``headers`` and ``body``; keeps what arrived.
+
+    With ``keep_alive`` a connection stays open for further requests (until the client closes
+    it, or ``close_after`` answers on it); otherwise each answer says ``connection: close``.
+    ``hang_up_after`` answers on one connection, the next request is read and the connection
+    closed without an answer (a shop dropping an idle connection just as a request arrives).
+    """
 
     status: int = 200
     headers: Sequence[tuple[str, str]] = ()
     body: bytes = b"ok"
+    keep_alive: bool = False
+    close_after: int | None = None
+    hang_up_after: int | None = None
     arrivals: list[Arrival] = field(default_factory=list)
+    connections: int = 0
     _server_names: dict[int, str] = field(default_factory=dict)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        answered = 0
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-            request_line, *lines = head.split("\r\n")
-            headers = {
-                name.strip().lower(): value.strip()
-                for name, _, value in (line.partition(":") for line in lines if line)
-            }
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            ssl_object = writer.get_extra_info("ssl_object")
-            self.arrivals.append(
-                Arrival(
-                    local_address=writer.get_extra_info("sockname")[0],
-                    request_line=request_line,
-                    headers=headers,
-                    body=body,
-                    server_name=self._server_names.get(id(ssl_object)),
-                )
-            )
-            extra = "".join(f"{name}: {value}\r\n" for name, value in self.headers)
-            writer.write(
-                f"HTTP/1.1 {self.status} Answer\r\ncontent-length: {len(self.body)}\r\n"
-                f"connection: close\r\n{extra}\r\n".encode("latin-1")
-            )
-            writer.write(self.body)
-            await writer.drain()
+            while True:
+                await self._answer_one(reader, writer, hang_up=answered == self.hang_up_after)
+                answered += 1
+                if not self.keep_alive or answered == self.close_after:
+                    break
         writer.close()
+
+    async def _answer_one(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, hang_up: bool
+    ) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        request_line, *lines = head.split("\r\n")
+        headers = {
+            name.strip().lower(): value.strip()
+            for name, _, value in (line.partition(":") for line in lines if line)
+        }
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        ssl_object = writer.get_extra_info("ssl_object")
+        self.arrivals.append(
+            Arrival(
+                local_address=writer.get_extra_info("sockname")[0],
+                request_line=request_line,
+                headers=headers,
+                body=body,
+                server_name=self._server_names.get(id(ssl_object)),
+            )
+        )
+        if hang_up:
+            raise ConnectionResetError("hung up without an answer")
+        extra = "".join(f"{name}: {value}\r\n" for name, value in self.headers)
+        connection = "keep-alive" if self.keep_alive else "close"
+        writer.write(
+            f"HTTP/1.1 {self.status} Answer\r\ncontent-length: {len(self.body)}\r\n"
+            f"connection: {connection}\r\n{extra}\r\n".encode("latin-1")
+        )
+        writer.write(self.body)
+        await writer.drain()
 
     def remember_server_name(
         self, ssl_object: ssl.SSLObject, name: str | None, _: ssl.SSLContext

@@ -49,14 +49,17 @@ async def shops() -> AsyncIterator[Shops]:
 
 
 async def _same_port_on_both(
-    stack: contextlib.AsyncExitStack, checked: Sink, internal: Sink
+    stack: contextlib.AsyncExitStack,
+    checked: Sink,
+    internal: Sink,
+    addresses: tuple[IPAddress, IPAddress] = (CHECKED, INTERNAL),
 ) -> int:
     """The port comes from the URL, so both sinks need the same one on their addresses."""
     for _ in range(20):
         pair = contextlib.AsyncExitStack()
-        port = await pair.enter_async_context(serving(checked, str(CHECKED)))
+        port = await pair.enter_async_context(serving(checked, str(addresses[0])))
         try:
-            await pair.enter_async_context(serving(internal, str(INTERNAL), port))
+            await pair.enter_async_context(serving(internal, str(addresses[1]), port))
         except OSError:
             await pair.aclose()
             continue
@@ -271,3 +274,82 @@ async def test_the_injected_network_backend_is_used() -> None:
         with contextlib.suppress(httpx.ConnectError):
             await client.get("https://shop.example/")
     assert recording.hosts == [str(CHECKED)]
+
+
+def _kept_alive(*, close_after: int | None = None, hang_up_after: int | None = None) -> Sink:
+    return Sink(keep_alive=True, close_after=close_after, hang_up_after=hang_up_after)
+
+
+async def test_a_kept_connection_serves_the_next_requests_checked_to_the_same_addresses() -> None:
+    shop = _kept_alive()
+    resolver = FakeResolver({"shop.example": [str(CHECKED)]})
+    async with serving(shop, str(CHECKED)) as port, _client(resolver) as client:
+        for n in range(3):
+            response = await client.post(f"http://shop.example:{port}/notify", data={"n": n})
+            assert response.status_code == 200
+    assert resolver.lookups["shop.example"] == 3  # each request checked all the same
+    assert [arrival.body for arrival in shop.arrivals] == [b"n=0", b"n=1", b"n=2"]
+    assert shop.connections == 1
+
+
+async def test_a_name_now_resolving_elsewhere_gets_a_new_connection_to_where_it_resolves() -> None:
+    other = ip_address("127.0.0.3")
+    both = TargetPolicy(admits=lambda a: a in (CHECKED, other), refuses_loopback_names=True)
+    first, second = _kept_alive(), _kept_alive()
+    resolver = FakeResolver({}, changing={"shop.example": [[str(CHECKED)], [str(other)]]})
+    async with contextlib.AsyncExitStack() as stack:
+        port = await _same_port_on_both(stack, first, second, (CHECKED, other))
+        async with _client(resolver, both) as client:
+            for _ in range(2):
+                await client.get(f"http://shop.example:{port}/")
+    assert (len(first.arrivals), len(second.arrivals)) == (1, 1)
+    assert second.arrivals[0].local_address == str(other)
+
+
+async def test_a_connection_the_shop_closed_is_not_reused() -> None:
+    shop = _kept_alive(close_after=1)
+    resolver = FakeResolver({"shop.example": [str(CHECKED)]})
+    async with serving(shop, str(CHECKED)) as port, _client(resolver) as client:
+        # Whether the close is seen before the second request goes out or only when its answer
+        # is awaited, the second request is answered on a connection of its own.
+        for _ in range(2):
+            assert (await client.get(f"http://shop.example:{port}/")).status_code == 200
+    assert (shop.connections, len(shop.arrivals)) == (2, 2)
+
+
+async def test_a_request_the_kept_connection_drops_is_sent_once_more_on_a_new_one() -> None:
+    shop = _kept_alive(hang_up_after=1)
+    resolver = FakeResolver({"shop.example": [str(CHECKED)]})
+    async with serving(shop, str(CHECKED)) as port, _client(resolver) as client:
+        await client.post(f"http://shop.example:{port}/notify", data={"n": "1"})
+        second = await client.post(f"http://shop.example:{port}/notify", data={"n": "2"})
+    assert second.status_code == 200
+    assert [arrival.body for arrival in shop.arrivals] == [b"n=1", b"n=2", b"n=2"]
+    assert shop.connections == 2
+
+
+async def test_an_answer_cut_at_the_cap_leaves_no_connection_to_reuse() -> None:
+    shop = _kept_alive()
+    shop.body = b"x" * 100_000
+    resolver = FakeResolver({"shop.example": [str(CHECKED)]})
+    transport = GuardedTransport(resolver, AS_IF_PUBLIC, max_response_bytes=1000)
+    async with (
+        serving(shop, str(CHECKED)) as port,
+        httpx.AsyncClient(transport=transport, timeout=TIMEOUT) as client,
+    ):
+        for _ in range(2):
+            assert len((await client.get(f"http://shop.example:{port}/")).content) == 1000
+    assert shop.connections == 2
+
+
+async def test_no_connection_is_kept_without_a_keep_alive_time() -> None:
+    shop = _kept_alive()
+    resolver = FakeResolver({"shop.example": [str(CHECKED)]})
+    transport = GuardedTransport(resolver, AS_IF_PUBLIC, keepalive_seconds=0)
+    async with (
+        serving(shop, str(CHECKED)) as port,
+        httpx.AsyncClient(transport=transport, timeout=TIMEOUT) as client,
+    ):
+        for _ in range(2):
+            await client.get(f"http://shop.example:{port}/")
+    assert shop.connections == 2
