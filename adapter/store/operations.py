@@ -46,7 +46,7 @@ from adapter.store.journal import write_events
 from adapter.store.leases import Schedule
 from adapter.store.payments import PAYMENT_COLUMNS, payment_from_row, queue_notification
 from adapter.store.statements import Statement, inserting, one_of
-from adapter.store.tables import operations, payments
+from adapter.store.tables import operations, payments, row_columns
 
 _SCHEDULE = Schedule(operations)
 
@@ -79,27 +79,7 @@ class Joined:
 Reservation = Reserved | Joined | Refusal
 
 
-# What _operation reads: a read selects no more (not the reconciler's columns).
-_READ_COLUMNS = tuple(
-    operations.c[name]
-    for name in (
-        "xid",
-        "pay_id",
-        "merchant_id",
-        "kind",
-        "trans_id",
-        "amount",
-        "currency",
-        "state",
-        "details",
-        "created_at",
-        "updated_at",
-        "req_id",
-        "result_code",
-        "alipay_id",
-        "refund_instead",
-    )
-)
+_READ_COLUMNS = row_columns(operations)
 
 
 def _operation(row: RowMapping | Mapping[str, Any]) -> Operation:

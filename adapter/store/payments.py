@@ -29,7 +29,7 @@ from adapter.store.db import Database
 from adapter.store.journal import write_events
 from adapter.store.leases import Leases, Schedule, new_owner
 from adapter.store.statements import Statement, inserting, one_of
-from adapter.store.tables import notifications, notify_attempts, payments
+from adapter.store.tables import notifications, notify_attempts, payments, row_columns
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class NotificationSelection:
 
 
 def payment_from_row(row: RowMapping | Mapping[str, Any]) -> Payment:
-    """A payment from a row holding at least :data:`PAYMENT_COLUMNS`."""
+    """A payment from a row holding :data:`PAYMENT_COLUMNS`."""
     return Payment(
         pay_id=row["pay_id"],
         merchant_id=row["merchant_id"],
@@ -78,27 +78,7 @@ def payment_from_row(row: RowMapping | Mapping[str, Any]) -> Payment:
     )
 
 
-# What payment_from_row reads: a read selects no more (the lease and reconciler columns would
-# only be converted for nothing).
-PAYMENT_COLUMNS = tuple(
-    payments.c[name]
-    for name in (
-        "pay_id",
-        "merchant_id",
-        "trans_id",
-        "xid",
-        "amount",
-        "currency",
-        "state",
-        "details",
-        "created_at",
-        "updated_at",
-        "result_code",
-        "alipay_payment_id",
-        "checkout_url",
-        "cancel_requested",
-    )
-)
+PAYMENT_COLUMNS = row_columns(payments)
 
 
 def queue_notification(

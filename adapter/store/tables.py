@@ -71,6 +71,13 @@ def check_columns() -> tuple[Column[datetime], Column[int]]:
     )
 
 
+def row_columns(table: Table) -> tuple[Column[Any], ...]:
+    """The row's own columns: without those saying who works on it and when it is due next,
+    which only ``store.leases`` reads (a read of the row converts nothing it does not use)."""
+    scheduling = {column.name for column in (*lease_columns(), *check_columns())}
+    return tuple(column for column in table.c if column.name not in scheduling)
+
+
 metadata = MetaData()
 
 payments = Table(
