@@ -23,7 +23,7 @@ from adapter.core.urls import allowed_url
 from adapter.model import Event, Hop, Payment
 from adapter.net.errors import TargetRefused
 from adapter.net.guard import target_policy
-from adapter.net.transport import guarded_client
+from adapter.net.transport import GuardedTransport
 from adapter.paygate.errors import PaygateError
 from adapter.store.payments import Notification
 
@@ -42,14 +42,11 @@ class OutboxWorker:
         self, ctx: Context, *, network_backend: httpcore.AsyncNetworkBackend | None = None
     ) -> None:
         self.ctx = ctx
-        # One client per target policy: the guarded transport resolves each URLNotify host,
-        # refuses it unless every address is admitted, and connects to the address it checked.
-        self._clients = {
-            allow_private: guarded_client(
-                ctx.resolver,
-                target_policy(allow_private),
-                timeout=NOTIFY_TIMEOUT,
-                network_backend=network_backend,
+        # One transport per target policy: it resolves each URLNotify host, refuses it unless
+        # every address is admitted, and connects to the address it checked.
+        self._transports = {
+            allow_private: GuardedTransport(
+                ctx.resolver, target_policy(allow_private), network_backend=network_backend
             )
             for allow_private in (False, True)
         }
@@ -75,10 +72,11 @@ class OutboxWorker:
             try:
                 # Checked again on every attempt: the allowlist may have changed since.
                 url = allowed_url(merchant, notification.url, "URLNotify")
-                response = await self._clients[merchant.allow_private_targets].post(
+                response = await self._transports[merchant.allow_private_targets].post(
                     url.original,
-                    content=self._body(notification, merchant, payment).encode(),
-                    headers={"content-type": "application/x-www-form-urlencoded"},
+                    self._body(notification, merchant, payment).encode(),
+                    "application/x-www-form-urlencoded",
+                    NOTIFY_TIMEOUT,
                 )
                 status = response.status_code
             except PaygateError as exc:
@@ -164,5 +162,5 @@ class OutboxWorker:
             ctx.outbox_wakeup.clear()
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
+        for transport in self._transports.values():
+            await transport.aclose()

@@ -3,8 +3,9 @@
 notifyPayment's floor (``tests.bench.floor``) verifies, updates one row and signs the ack. The
 adapter must also deliver the shop's URLNotify for the final state, one HTTP POST per payment.
 This measures such POSTs alone, in this process, 8 in flight as the outbox sends them, to the
-benchmark's shop: the adapter's guarded client (a checked, pinned connection per delivery, on
-asyncio's streams), the same on httpcore's default anyio backend, a pooled keep-alive httpx
+benchmark's shop: the adapter's guarded transport called as the outbox calls it (each delivery
+checked, on a pinned connection kept for the same checked addresses, on asyncio's streams),
+the same on httpcore's default anyio backend, a pooled keep-alive httpx
 client (what the floor's Alipay+ calls use), and the pooled aiohttp transport the adapter's
 Alipay+ client calls directly. Figures, not assertions.
 
@@ -28,7 +29,7 @@ import uvloop
 from adapter.net.guard import target_policy
 from adapter.net.pooled import PooledTransport
 from adapter.net.resolver import SystemResolver
-from adapter.net.transport import guarded_client
+from adapter.net.transport import GuardedTransport
 from tests.bench.processes import running
 
 BODY = b"MerchantID=BenchShop&Len=208&Data=" + b"0A" * 208
@@ -43,6 +44,13 @@ Post = Callable[[], Awaitable[httpx.Response]]
 def _through_client(client: httpx.AsyncClient, url: str) -> Post:
     async def post() -> httpx.Response:
         return await client.post(url, content=BODY, headers=dict(FORM))
+
+    return post
+
+
+def _as_the_outbox_sends(transport: GuardedTransport, url: str) -> Post:
+    async def post() -> httpx.Response:
+        return await transport.post(url, BODY, FORM[0][1], TIMEOUT)
 
     return post
 
@@ -76,18 +84,15 @@ async def _cpu_per_post(post: Post, posts: int) -> tuple[float, float]:
 
 async def _measure(shop_url: str, posts: int, rounds: int) -> None:
     url = f"{shop_url}/notify"
-    guarded = guarded_client(SystemResolver(), target_policy(True), timeout=TIMEOUT)
-    on_anyio = guarded_client(
-        SystemResolver(),
-        target_policy(True),
-        timeout=TIMEOUT,
-        network_backend=httpcore.AnyIOBackend(),
+    guarded = GuardedTransport(SystemResolver(), target_policy(True))
+    on_anyio = GuardedTransport(
+        SystemResolver(), target_policy(True), network_backend=httpcore.AnyIOBackend()
     )
     pooled = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=IN_FLIGHT))
     aiohttp_pool = PooledTransport(max_connections=IN_FLIGHT)
     posts_by_name = {
-        "guarded (URLNotify)": _through_client(guarded, url),
-        "guarded on anyio": _through_client(on_anyio, url),
+        "guarded (URLNotify)": _as_the_outbox_sends(guarded, url),
+        "guarded on anyio": _as_the_outbox_sends(on_anyio, url),
         "pooled keep-alive httpx": _through_client(pooled, url),
         "pooled aiohttp (Alipay+)": _through_transport(aiohttp_pool, url),
     }

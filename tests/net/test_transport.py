@@ -353,3 +353,24 @@ async def test_no_connection_is_kept_without_a_keep_alive_time() -> None:
         for _ in range(2):
             await client.get(f"http://shop.example:{port}/")
     assert shop.connections == 2
+
+
+async def test_a_post_of_the_transport_alone_is_checked_pinned_and_asks_for_no_compression(
+    shops: Shops,
+) -> None:
+    resolver = FakeResolver({}, changing={"shop.example": [[str(CHECKED)], [str(INTERNAL)]]})
+    transport = GuardedTransport(resolver, AS_IF_PUBLIC)
+    url = f"http://shop.example:{shops.port}/notify"
+    response = await transport.post(
+        url, b"Len=1&Data=AB", "application/x-www-form-urlencoded", TIMEOUT
+    )
+    assert response.status_code == 200
+    with pytest.raises(UnsafeTarget):
+        await transport.post(url, b"Len=1&Data=AB", "application/x-www-form-urlencoded", TIMEOUT)
+    await transport.aclose()
+    (arrival,) = shops.checked.arrivals
+    assert arrival.body == b"Len=1&Data=AB"
+    assert arrival.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert arrival.headers["accept-encoding"] == "identity"
+    assert arrival.headers["host"] == f"shop.example:{shops.port}"
+    assert shops.internal.arrivals == []
