@@ -41,7 +41,7 @@ from adapter.paygate.errors import PaygateError
 from adapter.runtime import open_context, running_workers
 from adapter.store.db import head_revision, schema_revision
 from adapter.web.operations import OperationEndpoints
-from adapter.web.params import BodyTooLarge, read_body, read_params
+from adapter.web.params import BodyTooLarge, header, read_body, read_params
 
 log = logging.getLogger(__name__)
 TEMPLATES = resources.templates()
@@ -184,13 +184,6 @@ def _new_request_id() -> str:
     return f"{_REQUEST_ID_PREFIX}-{next(_request_numbers):x}"
 
 
-def _given_request_id(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"x-request-id":
-            return str(value.decode("latin-1"))
-    return ""
-
-
 class RequestFrame:
     """What every HTTP request gets before it is routed.
 
@@ -214,14 +207,14 @@ class RequestFrame:
         lowered = path.lower()
         if lowered != path and lowered.endswith(".aspx"):
             scope = dict(scope, path=lowered)
-        given = _given_request_id(scope)
+        given = header(scope, b"x-request-id")
         request_id = given if _REQUEST_ID.fullmatch(given) else _new_request_id()
-        header = (b"x-request-id", request_id.encode("ascii"))
+        id_header = (b"x-request-id", request_id.encode("ascii"))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                kept = [pair for pair in message.get("headers", ()) if pair[0] != header[0]]
-                message["headers"] = [*kept, header]
+                kept = [pair for pair in message.get("headers", ()) if pair[0] != id_header[0]]
+                message["headers"] = [*kept, id_header]
             await send(message)
 
         ctx: Context = scope["app"].state.ctx
