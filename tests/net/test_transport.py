@@ -20,7 +20,13 @@ from adapter.net.addresses import IPAddress
 from adapter.net.errors import InvalidUrl, UnresolvedHost, UnsafeTarget
 from adapter.net.guard import PUBLIC_ONLY, TargetPolicy
 from adapter.net.resolver import Resolver
-from adapter.net.transport import GuardedTransport, PinnedBackend, guarded_client
+from adapter.net.transport import (
+    KEEPALIVE_SECONDS,
+    MAX_RESPONSE_BYTES,
+    GuardedTransport,
+    PinnedBackend,
+    guarded_client,
+)
 from tests.net.fakes import FakeResolver
 from tests.net.sinks import Sink, certificates, serving
 
@@ -328,30 +334,38 @@ async def test_a_request_the_kept_connection_drops_is_sent_once_more_on_a_new_on
     assert shop.connections == 2
 
 
-async def test_an_answer_cut_at_the_cap_leaves_no_connection_to_reuse() -> None:
-    shop = _kept_alive()
-    shop.body = b"x" * 100_000
+async def _two_gets(
+    shop: Sink,
+    *,
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
+    keepalive_seconds: float = KEEPALIVE_SECONDS,
+) -> list[httpx.Response]:
+    """Two GETs in turn to ``shop`` through one transport with these settings."""
     resolver = FakeResolver({"shop.example": [str(CHECKED)]})
-    transport = GuardedTransport(resolver, AS_IF_PUBLIC, max_response_bytes=1000)
+    transport = GuardedTransport(
+        resolver,
+        AS_IF_PUBLIC,
+        max_response_bytes=max_response_bytes,
+        keepalive_seconds=keepalive_seconds,
+    )
     async with (
         serving(shop, str(CHECKED)) as port,
         httpx.AsyncClient(transport=transport, timeout=TIMEOUT) as client,
     ):
-        for _ in range(2):
-            assert len((await client.get(f"http://shop.example:{port}/")).content) == 1000
+        return [await client.get(f"http://shop.example:{port}/") for _ in range(2)]
+
+
+async def test_an_answer_cut_at_the_cap_leaves_no_connection_to_reuse() -> None:
+    shop = _kept_alive()
+    shop.body = b"x" * 100_000
+    for response in await _two_gets(shop, max_response_bytes=1000):
+        assert len(response.content) == 1000
     assert shop.connections == 2
 
 
 async def test_no_connection_is_kept_without_a_keep_alive_time() -> None:
     shop = _kept_alive()
-    resolver = FakeResolver({"shop.example": [str(CHECKED)]})
-    transport = GuardedTransport(resolver, AS_IF_PUBLIC, keepalive_seconds=0)
-    async with (
-        serving(shop, str(CHECKED)) as port,
-        httpx.AsyncClient(transport=transport, timeout=TIMEOUT) as client,
-    ):
-        for _ in range(2):
-            await client.get(f"http://shop.example:{port}/")
+    await _two_gets(shop, keepalive_seconds=0)
     assert shop.connections == 2
 
 
