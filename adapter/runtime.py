@@ -13,6 +13,7 @@ import httpcore
 import httpx
 
 from adapter.alipayplus.client import AlipayPlusClient, ClientSettings
+from adapter.alipayplus.notify import AnswerSigner
 from adapter.config import AlipayConnection, Settings
 from adapter.core.clock import Clock, utc_now
 from adapter.core.context import Context
@@ -86,6 +87,11 @@ async def open_context(
             operations=OperationStore(db, first_check_after=first_check),
             replays=ReplayStore(db, owner=owner),
             alipay=client,
+            notify_signer=AnswerSigner(
+                client_id=settings.alipay.client_id,
+                private_key=settings.alipay.private_key,
+                key_version=settings.alipay.key_version,
+            ),
             results=ResultBuilder(codes),
             locks=locks,
             resolver=resolver or SystemResolver(),

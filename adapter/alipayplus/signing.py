@@ -137,6 +137,13 @@ def signed_headers(
     """Headers for a signed message; ``time_header`` is Request-Time or Response-Time."""
     stamp = timestamp(now)
     signature = sign(signing_content("POST", uri, client_id, stamp, body), private_key)
+    return message_headers(client_id, time_header, stamp, signature, key_version)
+
+
+def message_headers(
+    client_id: str, time_header: str, stamp: str, signature: str, key_version: str
+) -> dict[str, str]:
+    """The headers carrying a message's signature, given it."""
     return {
         "client-id": client_id,
         time_header.lower(): stamp,

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from adapter.alipayplus.client import AlipayPlusClient
+from adapter.alipayplus.notify import AnswerSigner
 from adapter.config import Settings
 from adapter.core.clock import Clock, utc_now
 from adapter.core.journal import Journal
@@ -26,6 +27,7 @@ class Context:
     operations: OperationStore  # credits and reversals
     replays: ReplayStore  # ReqId claims and stored answers
     alipay: AlipayPlusClient
+    notify_signer: AnswerSigner  # our answers to notifyPayment
     results: ResultBuilder
     locks: PaymentLocks
     resolver: Resolver  # looks up the shop's URLNotify hosts

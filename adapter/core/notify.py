@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from adapter.alipayplus.messages import parse_notification
 from adapter.alipayplus.models import ACK_BODY, MessageError
 from adapter.alipayplus.notify import verify_notification
-from adapter.alipayplus.signing import signed_headers
 from adapter.core.context import Context
 from adapter.core.outcomes import apply_payment_result
 from adapter.model import Event, Hop
@@ -28,17 +27,7 @@ def _error_body(code: str, message: str) -> bytes:
 
 
 def _answer(ctx: Context, uri: str, body: bytes) -> NotifyAnswer:
-    alipay = ctx.settings.alipay
-    headers = signed_headers(
-        uri=uri,
-        client_id=alipay.client_id,
-        body=body,
-        private_key=alipay.private_key,
-        key_version=alipay.key_version,
-        now=ctx.clock(),
-        time_header="Response-Time",
-    )
-    return NotifyAnswer(body, headers)
+    return NotifyAnswer(body, ctx.notify_signer.headers(uri=uri, body=body, now=ctx.clock()))
 
 
 async def handle_notification(

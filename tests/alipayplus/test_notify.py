@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from adapter.alipayplus import notify, signing
 from adapter.alipayplus.models import ACK_BODY
-from adapter.alipayplus.notify import ack_response_headers, verify_notification
+from adapter.alipayplus.notify import AnswerSigner, ack_response_headers, verify_notification
 from tests.alipayplus import independent
 
 URI = "/alipayplus/notify"
@@ -91,3 +92,53 @@ def test_ack_headers_sign_the_ack_body_with_our_key_over_response_time(
     data = independent.content("POST", URI, CLIENT_ID, headers["response-time"], ACK_BODY)
     assert independent.verify(acqp_key.public_key(), data, headers["signature"])
     assert "request-time" not in headers
+
+
+def _counting_signs(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    signed: list[bytes] = []
+
+    def sign(content: bytes, private_key: rsa.RSAPrivateKey) -> str:
+        signed.append(content)
+        return signing.sign(content, private_key)
+
+    monkeypatch.setattr(notify, "sign", sign)
+    return signed
+
+
+def _answer_verifies(key: rsa.RSAPrivateKey, headers: dict[str, str], body: bytes) -> bool:
+    data = independent.content("POST", URI, CLIENT_ID, headers["response-time"], body)
+    return independent.verify(key.public_key(), data, headers["signature"])
+
+
+def test_answers_in_one_second_share_one_signature(
+    acqp_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signed = _counting_signs(monkeypatch)
+    signer = AnswerSigner(client_id=CLIENT_ID, private_key=acqp_key, key_version="1")
+    second = datetime(2025, 2, 20, 8, 51, 49, tzinfo=UTC)
+    answers = [
+        signer.headers(uri=URI, body=ACK_BODY, now=second + timedelta(microseconds=us))
+        for us in (0, 250_000, 999_999)
+    ]
+    assert len(signed) == 1
+    assert all(_answer_verifies(acqp_key, headers, ACK_BODY) for headers in answers)
+
+
+def test_another_second_or_body_or_path_is_signed_afresh(
+    acqp_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signed = _counting_signs(monkeypatch)
+    signer = AnswerSigner(client_id=CLIENT_ID, private_key=acqp_key, key_version="1")
+    second = datetime(2025, 2, 20, 8, 51, 49, tzinfo=UTC)
+    refusal = b'{"result":{"resultCode":"PARAM_ILLEGAL","resultStatus":"F"}}'
+    ack = signer.headers(uri=URI, body=ACK_BODY, now=second)
+    refused = signer.headers(uri=URI, body=refusal, now=second)
+    next_ack = signer.headers(uri=URI, body=ACK_BODY, now=second + timedelta(seconds=1))
+    elsewhere = signer.headers(uri=URI + "/", body=ACK_BODY, now=second + timedelta(seconds=1))
+    assert len(signed) == 4
+    assert _answer_verifies(acqp_key, ack, ACK_BODY)
+    assert _answer_verifies(acqp_key, refused, refusal)
+    assert _answer_verifies(acqp_key, next_ack, ACK_BODY)
+    assert next_ack["response-time"] == "2025-02-20T08:51:50+00:00"
+    data = independent.content("POST", URI + "/", CLIENT_ID, elsewhere["response-time"], ACK_BODY)
+    assert independent.verify(acqp_key.public_key(), data, elsewhere["signature"])
