@@ -22,7 +22,7 @@ from adapter.core.reconcile import STEP_BUDGET_SECONDS
 from adapter.core.retries import Budget
 from adapter.errors import LockBusy
 from adapter.model import Event, Hop, Operation, Payment, PaymentState
-from adapter.store.payments import Notification, NotificationSelection
+from adapter.store.payments import DueNotification, Notification, NotificationSelection
 from adapter.store.queries import (
     AgeBand,
     Attempt,
@@ -85,7 +85,7 @@ async def requeue_notifications(
     actor: Actor,
     *,
     hold_for: timedelta | None = None,
-) -> list[Notification]:
+) -> list[DueNotification]:
     """Make the selected undelivered notifications due now, journalled in the same transaction.
 
     Without ``hold_for`` this process's outbox is woken to deliver them at once; with it they are
@@ -144,7 +144,7 @@ async def resend_notifications(
         on_requeued(len(requeued))
     read = queries(ctx)
 
-    async def resend(notification: Notification) -> Resent:
+    async def resend(notification: DueNotification) -> Resent:
         await worker.deliver(notification)
         after = await ctx.payments.notification(notification.id) or notification
         attempts = (await read.attempts([notification.id])).get(notification.id, [])

@@ -20,12 +20,12 @@ import structlog
 from adapter.config import Merchant
 from adapter.core.context import Context
 from adapter.core.urls import allowed_url
-from adapter.model import Event, Hop, Payment
+from adapter.model import Event, Hop
 from adapter.net.errors import TargetRefused
 from adapter.net.guard import target_policy
 from adapter.net.transport import GuardedTransport
 from adapter.paygate.errors import PaygateError
-from adapter.store.payments import Notification
+from adapter.store.payments import DueNotification, Notification
 
 log = logging.getLogger(__name__)
 
@@ -52,21 +52,24 @@ class OutboxWorker:
         }
         self._recorded: set[int] = set()  # ids of this pass whose attempt is recorded
 
-    async def deliver(self, notification: Notification) -> None:
+    async def deliver(self, notification: DueNotification) -> None:
         with (
             self.ctx.journal.unit(),
             structlog.contextvars.bound_contextvars(pay_id=notification.pay_id),
         ):
             await self._deliver(notification)
 
-    async def _deliver(self, notification: Notification) -> None:
+    async def _deliver(self, notification: DueNotification) -> None:
         ctx = self.ctx
-        payment = await ctx.payments.get(notification.pay_id)
-        merchant = ctx.settings.merchant(payment.merchant_id) if payment else None
+        merchant_id = notification.merchant_id
+        merchant = ctx.settings.merchant(merchant_id) if merchant_id else None
         started = time.monotonic()
         status: int | None = None
         error: str | None = None
-        if payment is None or merchant is None:
+        body = notification.body if merchant else None
+        if merchant is not None and body is None:
+            body = await self._legacy_body(notification, merchant)
+        if merchant is None or body is None:
             error = "payment or merchant no longer configured"
         else:
             try:
@@ -74,7 +77,7 @@ class OutboxWorker:
                 url = allowed_url(merchant, notification.url, "URLNotify")
                 response = await self._transports[merchant.allow_private_targets].post(
                     url.original,
-                    self._body(notification, merchant, payment).encode(),
+                    body.encode(),
                     "application/x-www-form-urlencoded",
                     NOTIFY_TIMEOUT,
                 )
@@ -89,7 +92,7 @@ class OutboxWorker:
         if not delivered and error is None:
             error = f"HTTP {status}"
         schedule = ctx.settings.notify_retry_seconds
-        retry = notification.attempts < len(schedule) and payment is not None
+        retry = notification.attempts < len(schedule) and merchant_id is not None
         now = ctx.clock()
         duration_ms = int((time.monotonic() - started) * 1000)
         next_attempt_at = (
@@ -104,7 +107,7 @@ class OutboxWorker:
                 name=notification.final_state.value,
                 outcome="delivered" if delivered else ("retry" if next_attempt_at else "dead"),
                 pay_id=notification.pay_id,
-                merchant_id=payment.merchant_id if payment else None,
+                merchant_id=merchant_id,
                 detail={
                     "attempt": notification.attempts + 1,
                     "http_status": status,
@@ -124,12 +127,13 @@ class OutboxWorker:
         )
         self._recorded.add(notification.id)
 
-    def _body(self, notification: Notification, merchant: Merchant, payment: Payment) -> str:
-        if notification.body is not None:
-            return notification.body
-        # Queued before bodies were stored: built for the state the row was written for.
-        written_for = replace(payment, state=notification.final_state)
-        notice = self.ctx.results.notice(merchant, written_for)
+    async def _legacy_body(self, notification: Notification, merchant: Merchant) -> str | None:
+        """The body of a row queued before bodies were stored: built for the state the row was
+        written for; None when the payment is gone."""
+        payment = await self.ctx.payments.get(notification.pay_id)
+        if payment is None:
+            return None
+        notice = self.ctx.results.notice(merchant, replace(payment, state=notification.final_state))
         return notice.body if notice is not None else ""
 
     async def run_once(self) -> int:

@@ -19,8 +19,10 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     BindParameter,
@@ -75,10 +77,16 @@ class Leases:
         return taken.rowcount == 1
 
     def claiming(
-        self, where: ColumnElement[bool], *, oldest_first: Column[datetime], limit: int
+        self,
+        where: ColumnElement[bool],
+        *,
+        oldest_first: Column[datetime],
+        limit: int,
+        also: Sequence[ColumnElement[Any]] = (),
     ) -> Statement:
         """The statement that leases up to ``limit`` free rows matching ``where``, earliest
-        ``oldest_first`` first; ``where`` may use the parameter ``now``. Built once, run by
+        ``oldest_first`` first; ``where`` may use the parameter ``now``. It returns the rows'
+        columns and ``also`` (labelled, e.g. a value of a related row). Built once, run by
         :meth:`claim`."""
         (key,) = self.table.primary_key.columns
         now: BindParameter[datetime] = bindparam("now")
@@ -93,7 +101,7 @@ class Leases:
             update(self.table)
             .where(key.in_(candidates.scalar_subquery()), self.free(now))
             .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"))
-            .returning(*self.table.c)
+            .returning(*self.table.c, *also)
         )
 
     def claim(

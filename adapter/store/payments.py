@@ -44,6 +44,14 @@ class Notification:
 
 
 @dataclass(frozen=True)
+class DueNotification(Notification):
+    """A notification leased for delivery, with its payment's merchant (None when the payment is
+    no longer stored), so a delivery needs no read of its own."""
+
+    merchant_id: str | None
+
+
+@dataclass(frozen=True)
 class NotificationSelection:
     """Undelivered notifications an operator picked: by id, by payment, by merchant; with
     ``dead_only`` only those whose retries ran out. At least one part must be set."""
@@ -178,8 +186,16 @@ def _claiming_notifications(limit: int) -> Statement:
         notifications.c.status == "pending", notifications.c.next_attempt_at <= bindparam("now")
     )
     return _NOTIFICATION_LEASES.claiming(
-        due, oldest_first=notifications.c.next_attempt_at, limit=limit
+        due, oldest_first=notifications.c.next_attempt_at, limit=limit, also=(_ITS_MERCHANT,)
     )
+
+
+_ITS_MERCHANT = (
+    select(payments.c.merchant_id)
+    .where(payments.c.pay_id == notifications.c.pay_id)
+    .scalar_subquery()
+    .label("merchant_id")
+)
 
 
 _INSERT_ATTEMPT = inserting(
@@ -324,7 +340,7 @@ class PaymentStore:
 
     async def claim_due_notifications(
         self, *, now: datetime, lease: timedelta, limit: int = 20
-    ) -> list[Notification]:
+    ) -> list[DueNotification]:
         """Lease pending notifications that are due, so only one worker delivers each."""
         claiming = _claiming_notifications(limit)
         rows = await self.db.write(
@@ -337,7 +353,10 @@ class PaymentStore:
                 ttl=lease,
             )
         )
-        return [_notification(row) for row in rows]
+        return [
+            DueNotification(**vars(_notification(row)), merchant_id=row["merchant_id"])
+            for row in rows
+        ]
 
     async def record_attempt(
         self,
@@ -387,7 +406,7 @@ class PaymentStore:
         now: datetime,
         hold_for: timedelta | None,
         event_for: Callable[[Notification, str], Event],
-    ) -> list[Notification]:
+    ) -> list[DueNotification]:
         """Make the selected undelivered notifications due now, with their retry schedule as it
         stands (a dead one gets one attempt; if that fails it is dead again); each gets the event
         ``event_for(notification, merchant_id)``, in the same transaction.
@@ -425,7 +444,7 @@ class PaymentStore:
             .returning(*notifications.c)
         )
 
-        def work(conn: Connection) -> list[Notification]:
+        def work(conn: Connection) -> list[DueNotification]:
             requeued = sorted(
                 (_notification(row) for row in conn.execute(statement).mappings()),
                 key=lambda n: n.id,
@@ -437,7 +456,7 @@ class PaymentStore:
             )
             merchant_of = {row.pay_id: row.merchant_id for row in conn.execute(of_payments)}
             write_events(conn, [event_for(n, merchant_of[n.pay_id]) for n in requeued])
-            return requeued
+            return [DueNotification(**vars(n), merchant_id=merchant_of[n.pay_id]) for n in requeued]
 
         return await self.db.write(work)
 

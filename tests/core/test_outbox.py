@@ -11,9 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -24,15 +25,16 @@ from adapter.core import outbox
 from adapter.core.context import Context
 from adapter.core.outbox import OutboxWorker
 from adapter.mapping import load_mapping
-from adapter.model import PaymentState, ShopNotice
+from adapter.model import Payment, PaymentState, ShopNotice
 from adapter.runtime import open_context
 from adapter.store.db import Database, migrate
-from adapter.store.payments import Notification, PaymentStore
+from adapter.store.payments import DueNotification, PaymentStore
 from adapter.store.tables import notifications, notify_attempts
 from tests.support.config import config_data
 from tests.support.models import NOW, a_payment
 from tests.support.postgres import create_database, drop_database
 from tests.support.servers import reserve_port, serve
+from tests.support.shop import ShopKeys
 from tests.support.waiting import wait_until_async
 
 ROWS = 60  # three claims' worth: a worker leases up to 20 due rows at a time
@@ -75,7 +77,7 @@ class RecordingWorker(OutboxWorker):
         self.gate = gate
         self.delivered: list[int] = []
 
-    async def deliver(self, notification: Notification) -> None:
+    async def deliver(self, notification: DueNotification) -> None:
         self.delivered.append(notification.id)
         self.gate.arrived(self.name)
         await super().deliver(notification)
@@ -221,3 +223,47 @@ def test_a_backlog_of_several_batches_is_delivered_without_waiting_for_the_poll(
         asyncio.run(_queue_notifications(database_url, f"{shop_url}/notify"))
         asyncio.run(deliver_all())
     assert sorted(bodies) == sorted(f"row={n}".encode() for n in range(ROWS))
+
+
+def test_a_delivery_reads_no_payment_unless_its_row_predates_stored_bodies(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim brings each row's merchant; only a row queued before bodies were stored
+    (revision 0005) reads its payment, to build the body for the state it was written for."""
+    bodies: list[bytes] = []
+    port = reserve_port()
+    settings = _settings(tmp_path, database_url, port)
+    read: list[str] = []
+    real_get = PaymentStore.get
+
+    async def counted_get(self: PaymentStore, pay_id: str) -> Payment | None:
+        read.append(pay_id)
+        return await real_get(self, pay_id)
+
+    monkeypatch.setattr(PaymentStore, "get", counted_get)
+    legacy = f"{0:032d}"
+
+    async def deliver_all() -> None:
+        async with open_context(settings, load_mapping(), run_migrations=False) as ctx:
+            await ctx.payments.db.write(
+                lambda c: c.execute(
+                    update(notifications).where(notifications.c.pay_id == legacy).values(body=None)
+                )
+            )
+            worker = OutboxWorker(ctx)
+            try:
+                while await worker.run_once():
+                    pass
+            finally:
+                await worker.aclose()
+
+    with serve(counting_shop(bodies), port) as shop_url:
+        asyncio.run(_queue_notifications(database_url, f"{shop_url}/notify"))
+        asyncio.run(deliver_all())
+    assert read == [legacy]
+    stored = sorted(f"row={n}".encode() for n in range(1, ROWS))
+    assert sorted(b for b in bodies if b.startswith(b"row=")) == stored
+    (built,) = [b for b in bodies if not b.startswith(b"row=")]
+    keys = ShopKeys("Shop", "new-hmac-key", "Bf16charsKey!xyz")
+    fields = keys.decode(parse_qsl(built.decode()))
+    assert (fields["PayID"], fields["Status"]) == (legacy, "OK")
