@@ -5,6 +5,8 @@ See docs/paygate.md#mac (requests) and docs/paygate.md#response-mac (results).
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import hmac
 from collections.abc import Sequence
 
@@ -27,7 +29,14 @@ def response_mac_message(pay_id: str, trans_id: str, mid: str, status: str, code
 
 def compute_mac(key: bytes, message: str) -> str:
     """UPPER-case hex, because pretix and Spryker compare case-sensitively against upper case."""
-    return hmac.digest(key, message.encode("utf-8"), "sha256").hex().upper()
+    mac = _keyed(key).copy()
+    mac.update(message.encode("utf-8"))
+    return mac.hexdigest().upper()
+
+
+@functools.lru_cache(maxsize=64)
+def _keyed(key: bytes) -> hmac.HMAC:
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def mac_matches(given: str, keys: Sequence[bytes], messages: Sequence[str]) -> bool:
