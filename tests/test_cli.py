@@ -17,7 +17,7 @@ from adapter.cli import main
 from adapter.model import OPEN_STATES, OperationKind, OperationState, PaymentState
 from adapter.store.db import Database, migrate
 from adapter.store.operations import OperationStore
-from adapter.store.payments import PaymentStore
+from adapter.store.payments import DeliveryAttempt, PaymentStore
 from tests.support.config import with_values, write_config
 from tests.support.models import NOTICE, NOW, PAY_ID, a_payment, a_step
 from tests.support.servers import free_ports
@@ -110,14 +110,18 @@ def test_a_dead_shop_notification_is_listed_but_is_no_alarm(
             PAY_ID, PaymentState.SUCCESS, now=NOW, from_states=OPEN_STATES, notice=NOTICE
         )
         (claimed,) = await store.claim_due_notifications(now=NOW, lease=timedelta(seconds=9))
-        await store.record_attempt(
-            claimed.id,
-            now=NOW,
-            http_status=500,
-            error="HTTP 500",
-            duration_ms=1,
-            delivered=False,
-            next_attempt_at=None,
+        await store.record_attempts(
+            [
+                DeliveryAttempt(
+                    notification_id=claimed.id,
+                    at=NOW,
+                    http_status=500,
+                    error="HTTP 500",
+                    duration_ms=1,
+                    delivered=False,
+                    next_attempt_at=None,
+                )
+            ]
         )
         await db.dispose()
 

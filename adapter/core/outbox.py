@@ -25,7 +25,7 @@ from adapter.net.errors import TargetRefused
 from adapter.net.guard import target_policy
 from adapter.net.transport import GuardedTransport
 from adapter.paygate.errors import PaygateError
-from adapter.store.payments import DueNotification, Notification
+from adapter.store.payments import DeliveryAttempt, DueNotification, Notification
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +50,20 @@ class OutboxWorker:
             )
             for allow_private in (False, True)
         }
-        self._recorded: set[int] = set()  # ids of this pass whose attempt is recorded
 
     async def deliver(self, notification: DueNotification) -> None:
+        """Deliver one notification now and record the attempt."""
+        await self._record([await self.attempt(notification)])
+
+    async def attempt(self, notification: DueNotification) -> tuple[DeliveryAttempt, Event]:
+        """Send the notification once; the attempt to record and its event (not yet stored)."""
         with (
             self.ctx.journal.unit(),
             structlog.contextvars.bound_contextvars(pay_id=notification.pay_id),
         ):
-            await self._deliver(notification)
+            return await self._send(notification)
 
-    async def _deliver(self, notification: DueNotification) -> None:
+    async def _send(self, notification: DueNotification) -> tuple[DeliveryAttempt, Event]:
         ctx = self.ctx
         merchant_id = notification.merchant_id
         merchant = ctx.settings.merchant(merchant_id) if merchant_id else None
@@ -100,32 +104,31 @@ class OutboxWorker:
             if delivered or not retry
             else now + timedelta(seconds=schedule[notification.attempts])
         )
-        ctx.journal.note(  # rides with the attempt's own record
-            Event(
-                at=now,
-                hop=Hop.SHOP_NOTIFY,
-                name=notification.final_state.value,
-                outcome="delivered" if delivered else ("retry" if next_attempt_at else "dead"),
-                pay_id=notification.pay_id,
-                merchant_id=merchant_id,
-                detail={
-                    "attempt": notification.attempts + 1,
-                    "http_status": status,
-                    "ms": duration_ms,
-                    "error": error,
-                },
-            )
+        attempt = DeliveryAttempt(
+            notification.id, now, status, error, duration_ms, delivered, next_attempt_at
         )
-        await ctx.payments.record_attempt(
-            notification.id,
-            now=now,
-            http_status=status,
-            error=error,
-            duration_ms=duration_ms,
-            delivered=delivered,
-            next_attempt_at=next_attempt_at,
+        event = Event(
+            at=now,
+            hop=Hop.SHOP_NOTIFY,
+            name=notification.final_state.value,
+            outcome="delivered" if delivered else ("retry" if next_attempt_at else "dead"),
+            pay_id=notification.pay_id,
+            merchant_id=merchant_id,
+            detail={
+                "attempt": notification.attempts + 1,
+                "http_status": status,
+                "ms": duration_ms,
+                "error": error,
+            },
         )
-        self._recorded.add(notification.id)
+        return attempt, event
+
+    async def _record(self, sent: list[tuple[DeliveryAttempt, Event]]) -> None:
+        """Store attempts with their events in one transaction, then report the events."""
+        attempts = [attempt for attempt, _ in sent]
+        events = [event for _, event in sent]
+        await self.ctx.payments.record_attempts(attempts, events)
+        self.ctx.journal.changed(events)
 
     async def _legacy_body(self, notification: Notification, merchant: Merchant) -> str | None:
         """The body of a row queued before bodies were stored: built for the state the row was
@@ -137,19 +140,37 @@ class OutboxWorker:
         return notice.body if notice is not None else ""
 
     async def run_once(self) -> int:
+        """Deliver what is due, all at once; the attempts that finish together are recorded
+        in one transaction (docs/performance.md#known-traps)."""
         due = await self.ctx.payments.claim_due_notifications(
             now=self.ctx.clock(), lease=LEASE, limit=BATCH
         )
+        sending = {asyncio.ensure_future(self.attempt(n)) for n in due}
+        recorded: set[int] = set()
+        failure: BaseException | None = None
         try:
-            await asyncio.gather(*(self.deliver(n) for n in due))
+            while sending:
+                done, sending = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                sent = []
+                for task in done:
+                    if (error := task.exception()) is not None:
+                        failure = failure or error  # its lease runs out: retried after it
+                    else:
+                        sent.append(task.result())
+                if sent:
+                    await self._record(sent)
+                    recorded.update(attempt.notification_id for attempt, _ in sent)
         except asyncio.CancelledError:
             # Cut short by shutdown: give back what was not recorded, for another process now
             # rather than after the lease (a delivery already sent is repeated: at least once).
-            unrecorded = [n.id for n in due if n.id not in self._recorded]
+            for task in sending:
+                task.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
+            unrecorded = [n.id for n in due if n.id not in recorded]
             await asyncio.shield(self.ctx.payments.release_notifications(unrecorded))
             raise
-        finally:
-            self._recorded.difference_update(n.id for n in due)
+        if failure is not None:
+            raise failure
         return len(due)
 
     async def run(self) -> None:

@@ -52,6 +52,25 @@ class DueNotification(Notification):
 
 
 @dataclass(frozen=True)
+class DeliveryAttempt:
+    """One URLNotify attempt to store; an undelivered one without a next attempt is dead."""
+
+    notification_id: int
+    at: datetime
+    http_status: int | None
+    error: str | None
+    duration_ms: int
+    delivered: bool
+    next_attempt_at: datetime | None
+
+    @property
+    def status(self) -> str:
+        if self.delivered:
+            return "delivered"
+        return "pending" if self.next_attempt_at else "dead"
+
+
+@dataclass(frozen=True)
 class NotificationSelection:
     """Undelivered notifications an operator picked: by id, by payment, by merchant; with
     ``dead_only`` only those whose retries ran out. At least one part must be set."""
@@ -358,35 +377,37 @@ class PaymentStore:
             for row in rows
         ]
 
-    async def record_attempt(
-        self,
-        notification_id: int,
-        *,
-        now: datetime,
-        http_status: int | None,
-        error: str | None,
-        duration_ms: int,
-        delivered: bool,
-        next_attempt_at: datetime | None,
+    async def record_attempts(
+        self, attempts: Sequence[DeliveryAttempt], events: Sequence[Event] = ()
     ) -> None:
-        """Store one delivery attempt; without a next attempt an undelivered one is failed."""
-        status = "delivered" if delivered else ("pending" if next_attempt_at else "dead")
+        """Store delivery attempts and their events in one transaction."""
 
         def work(conn: Connection) -> None:
-            _INSERT_ATTEMPT.rowcount(
+            _INSERT_ATTEMPT.many(
                 conn,
-                notification_id=notification_id,
-                attempted_at=now,
-                http_status=http_status,
-                error=error,
-                duration_ms=duration_ms,
+                [
+                    {
+                        "notification_id": a.notification_id,
+                        "attempted_at": a.at,
+                        "http_status": a.http_status,
+                        "error": a.error,
+                        "duration_ms": a.duration_ms,
+                    }
+                    for a in attempts
+                ],
             )
-            _AFTER_ATTEMPT.rowcount(
+            _AFTER_ATTEMPT.many(
                 conn,
-                attempted_id=notification_id,
-                new_status=status,
-                next_at=next_attempt_at or now,
+                [
+                    {
+                        "attempted_id": a.notification_id,
+                        "new_status": a.status,
+                        "next_at": a.next_attempt_at or a.at,
+                    }
+                    for a in attempts
+                ],
             )
+            write_events(conn, events)
 
         await self.db.write(work)
 

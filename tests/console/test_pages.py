@@ -15,6 +15,7 @@ from adapter.model import (
     ShopDetails,
     ShopNotice,
 )
+from adapter.store.payments import DeliveryAttempt
 from tests.alipayplus.fake import Answer, result_body
 from tests.console.conftest import Served, Stores
 from tests.support.models import a_payment, a_step
@@ -73,14 +74,18 @@ def _dead_notification(served: Served, pay_id: str) -> None:
         )
         (notification,) = await stores.payments.notifications_for(pay_id)
         for status in (500, 502):
-            await stores.payments.record_attempt(
-                notification.id,
-                now=now,
-                http_status=status,
-                error=f"HTTP {status}",
-                duration_ms=12,
-                delivered=False,
-                next_attempt_at=None if status == 502 else now,
+            await stores.payments.record_attempts(
+                [
+                    DeliveryAttempt(
+                        notification_id=notification.id,
+                        at=now,
+                        http_status=status,
+                        error=f"HTTP {status}",
+                        duration_ms=12,
+                        delivered=False,
+                        next_attempt_at=None if status == 502 else now,
+                    )
+                ]
             )
 
     served.with_stores(work)

@@ -25,11 +25,11 @@ from adapter.core import outbox
 from adapter.core.context import Context
 from adapter.core.outbox import OutboxWorker
 from adapter.mapping import load_mapping
-from adapter.model import Payment, PaymentState, ShopNotice
+from adapter.model import Event, Hop, Payment, PaymentState, ShopNotice
 from adapter.runtime import open_context
 from adapter.store.db import Database, migrate
-from adapter.store.payments import DueNotification, PaymentStore
-from adapter.store.tables import notifications, notify_attempts
+from adapter.store.payments import DeliveryAttempt, DueNotification, PaymentStore
+from adapter.store.tables import events, notifications, notify_attempts
 from tests.support.config import config_data
 from tests.support.models import NOW, a_payment
 from tests.support.postgres import create_database, drop_database
@@ -77,10 +77,10 @@ class RecordingWorker(OutboxWorker):
         self.gate = gate
         self.delivered: list[int] = []
 
-    async def deliver(self, notification: DueNotification) -> None:
+    async def attempt(self, notification: DueNotification) -> tuple[DeliveryAttempt, Event]:
         self.delivered.append(notification.id)
         self.gate.arrived(self.name)
-        await super().deliver(notification)
+        return await super().attempt(notification)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -267,3 +267,122 @@ def test_a_delivery_reads_no_payment_unless_its_row_predates_stored_bodies(
     keys = ShopKeys("Shop", "new-hmac-key", "Bf16charsKey!xyz")
     fields = keys.decode(parse_qsl(built.decode()))
     assert (fields["PayID"], fields["Status"]) == (legacy, "OK")
+
+
+async def _stored_events(database_url: str) -> list[dict[str, Any]]:
+    db = Database(database_url)
+    try:
+        query = select(events).where(events.c.hop == Hop.SHOP_NOTIFY.value)
+        return await db.read(lambda c: [dict(r) for r in c.execute(query).mappings()])
+    finally:
+        await db.dispose()
+
+
+def test_every_attempt_of_a_pass_is_stored_once_with_its_journal_event(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Attempts that finish together share a transaction; none is lost or stored twice."""
+    bodies: list[bytes] = []
+    port = reserve_port()
+    settings = _settings(tmp_path, database_url, port)
+
+    async def deliver_all() -> None:
+        async with open_context(settings, load_mapping(), run_migrations=False) as ctx:
+            worker = OutboxWorker(ctx)
+            try:
+                while await worker.run_once():
+                    pass
+            finally:
+                await worker.aclose()
+
+    with serve(counting_shop(bodies), port) as shop_url:
+        asyncio.run(_queue_notifications(database_url, f"{shop_url}/notify"))
+        asyncio.run(deliver_all())
+    rows, attempts = asyncio.run(_stored(database_url))
+    assert {(row["status"], row["attempts"], row["lease_owner"]) for row in rows} == {
+        ("delivered", 1, None)
+    }
+    assert attempts == ROWS
+    journal = asyncio.run(_stored_events(database_url))
+    assert sorted(event["pay_id"] for event in journal) == sorted(row["pay_id"] for row in rows)
+    assert {event["outcome"] for event in journal} == {"delivered"}
+
+
+def test_a_pass_cut_short_gives_back_what_it_did_not_record(
+    database_url: str, tmp_path: Path
+) -> None:
+    """At shutdown a pass whose shop has not answered yet leaves its rows free for another
+    process now, with no attempt stored, rather than leased for a minute."""
+    bodies: list[bytes] = []
+    gate = Gate()  # never opened: the shop holds every delivery
+    port = reserve_port()
+    settings = _settings(tmp_path, database_url, port)
+
+    async def cut_short() -> None:
+        async with open_context(settings, load_mapping(), run_migrations=False) as ctx:
+            worker = OutboxWorker(ctx)
+            try:
+                running = asyncio.create_task(worker.run_once())
+                await wait_until_async(
+                    lambda: len(bodies) >= 1, timeout=30, message="no delivery reached the shop"
+                )
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+            finally:
+                await worker.aclose()
+
+    with serve(gated_shop(bodies, gate), port) as shop_url:
+        asyncio.run(_queue_notifications(database_url, f"{shop_url}/notify"))
+        asyncio.run(cut_short())
+        gate.opened.set()
+    rows, attempts = asyncio.run(_stored(database_url))
+    assert {(row["status"], row["attempts"], row["lease_owner"]) for row in rows} == {
+        ("pending", 0, None)
+    }
+    assert attempts == 0
+
+
+class FailingWorker(OutboxWorker):
+    """An OutboxWorker whose first attempt fails unexpectedly."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.failed: str | None = None
+
+    async def attempt(self, notification: DueNotification) -> tuple[DeliveryAttempt, Event]:
+        if self.failed is None:
+            self.failed = notification.pay_id
+            raise RuntimeError("unexpected")
+        return await super().attempt(notification)
+
+
+def test_an_attempt_that_fails_unexpectedly_leaves_the_others_recorded(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The pass records every other attempt before it reports the failure; the failed row
+    stays leased, to be tried again when its lease runs out."""
+    bodies: list[bytes] = []
+    port = reserve_port()
+    settings = _settings(tmp_path, database_url, port)
+
+    async def one_pass() -> str | None:
+        async with open_context(settings, load_mapping(), run_migrations=False) as ctx:
+            worker = FailingWorker(ctx)
+            try:
+                with pytest.raises(RuntimeError, match="unexpected"):
+                    await worker.run_once()
+            finally:
+                await worker.aclose()
+            return worker.failed
+
+    with serve(counting_shop(bodies), port) as shop_url:
+        asyncio.run(_queue_notifications(database_url, f"{shop_url}/notify"))
+        failing = asyncio.run(one_pass())
+    rows, attempts = asyncio.run(_stored(database_url))
+    by_pay_id = {row["pay_id"]: row for row in rows}
+    failed = by_pay_id.pop(str(failing))
+    assert (failed["status"], failed["attempts"]) == ("pending", 0)
+    assert failed["lease_owner"] is not None
+    delivered = [row for row in by_pay_id.values() if row["status"] == "delivered"]
+    assert len(delivered) == outbox.BATCH - 1 == attempts

@@ -7,7 +7,7 @@ import pytest
 
 from adapter.errors import DuplicateTransID
 from adapter.model import OPEN_STATES, Payment, PaymentState
-from adapter.store.payments import PaymentStore
+from adapter.store.payments import DeliveryAttempt, PaymentStore
 from tests.support.models import NOTICE, NOW, a_payment
 
 
@@ -74,14 +74,18 @@ async def test_failed_attempt_is_recorded_and_rescheduled(store: PaymentStore) -
         "a" * 32, PaymentState.FAILED, now=NOW, from_states=OPEN_STATES, notice=NOTICE
     )
     (claimed,) = await store.claim_due_notifications(now=NOW, lease=timedelta(seconds=60))
-    await store.record_attempt(
-        claimed.id,
-        now=NOW,
-        http_status=503,
-        error="HTTP 503",
-        duration_ms=3,
-        delivered=False,
-        next_attempt_at=NOW + timedelta(seconds=30),
+    await store.record_attempts(
+        [
+            DeliveryAttempt(
+                notification_id=claimed.id,
+                at=NOW,
+                http_status=503,
+                error="HTTP 503",
+                duration_ms=3,
+                delivered=False,
+                next_attempt_at=NOW + timedelta(seconds=30),
+            )
+        ]
     )
     (notification,) = await store.notifications_for("a" * 32)
     assert (notification.status, notification.attempts) == ("pending", 1)

@@ -20,7 +20,12 @@ from adapter.model import (
 )
 from adapter.store.journal import JournalStore
 from adapter.store.operations import OperationStore
-from adapter.store.payments import Notification, NotificationSelection, PaymentStore
+from adapter.store.payments import (
+    DeliveryAttempt,
+    Notification,
+    NotificationSelection,
+    PaymentStore,
+)
 from adapter.store.queries import (
     Backlog,
     Cursor,
@@ -163,14 +168,18 @@ async def _notification(store: PaymentStore, number: int, merchant_id: str = "Sh
 async def _attempt(
     store: PaymentStore, notification_id: int, status: int, *, retry: bool = True
 ) -> None:
-    await store.record_attempt(
-        notification_id,
-        now=NOW,
-        http_status=status,
-        error=None if status < 300 else f"HTTP {status}",
-        duration_ms=3,
-        delivered=200 <= status < 300,
-        next_attempt_at=NOW + timedelta(minutes=1) if retry else None,
+    await store.record_attempts(
+        [
+            DeliveryAttempt(
+                notification_id=notification_id,
+                at=NOW,
+                http_status=status,
+                error=None if status < 300 else f"HTTP {status}",
+                duration_ms=3,
+                delivered=200 <= status < 300,
+                next_attempt_at=NOW + timedelta(minutes=1) if retry else None,
+            )
+        ]
     )
 
 
