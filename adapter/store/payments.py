@@ -17,6 +17,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
+    literal_column,
     select,
     update,
 )
@@ -209,9 +210,11 @@ def _claiming_notifications(limit: int) -> Statement:
     )
 
 
+# RETURNING renders its columns without their table, this subquery's too: the notification's
+# own pay_id is spelled out, or it would read as the payment's and match every row.
 _ITS_MERCHANT = (
     select(payments.c.merchant_id)
-    .where(payments.c.pay_id == notifications.c.pay_id)
+    .where(payments.c.pay_id == literal_column(f"{notifications.name}.pay_id"))
     .scalar_subquery()
     .label("merchant_id")
 )

@@ -68,6 +68,22 @@ async def test_a_claimed_notification_is_leased_to_one_worker(store: PaymentStor
     assert len(later) == 1
 
 
+async def test_each_claimed_notification_names_its_own_payments_merchant(
+    store: PaymentStore,
+) -> None:
+    merchants = {"a" * 32: "Shop", "b" * 32: "Other", "c" * 32: "Third"}
+    for n, (pay_id, merchant_id) in enumerate(merchants.items()):
+        payment = a_payment(
+            pay_id=pay_id, merchant_id=merchant_id, trans_id=f"T-{n}", xid=f"{n}" * 32
+        )
+        await store.insert(payment)
+        await store.finalize(
+            pay_id, PaymentState.SUCCESS, now=NOW, from_states=OPEN_STATES, notice=NOTICE
+        )
+    claimed = await store.claim_due_notifications(now=NOW, lease=timedelta(seconds=60))
+    assert {n.pay_id: n.merchant_id for n in claimed} == merchants
+
+
 async def test_failed_attempt_is_recorded_and_rescheduled(store: PaymentStore) -> None:
     await store.insert(_payment())
     await store.finalize(
