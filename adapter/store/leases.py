@@ -19,10 +19,8 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import (
     BindParameter,
@@ -77,16 +75,10 @@ class Leases:
         return taken.rowcount == 1
 
     def claiming(
-        self,
-        where: ColumnElement[bool],
-        *,
-        oldest_first: Column[datetime],
-        limit: int,
-        also: Sequence[ColumnElement[Any]] = (),
+        self, where: ColumnElement[bool], *, oldest_first: Column[datetime], limit: int
     ) -> Statement:
         """The statement that leases up to ``limit`` free rows matching ``where``, earliest
-        ``oldest_first`` first; ``where`` may use the parameter ``now``. It returns the rows'
-        columns and ``also`` (labelled, e.g. a value of a related row). Built once, run by
+        ``oldest_first`` first; ``where`` may use the parameter ``now``. Built once, run by
         :meth:`claim`."""
         (key,) = self.table.primary_key.columns
         now: BindParameter[datetime] = bindparam("now")
@@ -101,7 +93,7 @@ class Leases:
             update(self.table)
             .where(key.in_(candidates.scalar_subquery()), self.free(now))
             .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"))
-            .returning(*self.table.c, *also)
+            .returning(*self.table.c)
         )
 
     def claim(

@@ -17,7 +17,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    literal_column,
     select,
     update,
 )
@@ -206,18 +205,14 @@ def _claiming_notifications(limit: int) -> Statement:
         notifications.c.status == "pending", notifications.c.next_attempt_at <= bindparam("now")
     )
     return _NOTIFICATION_LEASES.claiming(
-        due, oldest_first=notifications.c.next_attempt_at, limit=limit, also=(_ITS_MERCHANT,)
+        due, oldest_first=notifications.c.next_attempt_at, limit=limit
     )
 
 
-# RETURNING renders its columns without their table, this subquery's too: the notification's
-# own pay_id is spelled out, or it would read as the payment's and match every row.
-_ITS_MERCHANT = (
-    select(payments.c.merchant_id)
-    .where(payments.c.pay_id == literal_column(f"{notifications.name}.pay_id"))
-    .scalar_subquery()
-    .label("merchant_id")
-)
+def _merchants_of(conn: Connection, pay_ids: Collection[str]) -> dict[str, str]:
+    """The merchant of each of these payments, in one read by primary key."""
+    query = select(payments.c.pay_id, payments.c.merchant_id).where(payments.c.pay_id.in_(pay_ids))
+    return {row.pay_id: row.merchant_id for row in conn.execute(query)}
 
 
 _INSERT_ATTEMPT = inserting(
@@ -365,8 +360,9 @@ class PaymentStore:
     ) -> list[DueNotification]:
         """Lease pending notifications that are due, so only one worker delivers each."""
         claiming = _claiming_notifications(limit)
-        rows = await self.db.write(
-            lambda conn: _NOTIFICATION_LEASES.claim(
+
+        def work(conn: Connection) -> list[DueNotification]:
+            rows = _NOTIFICATION_LEASES.claim(
                 conn,
                 claiming,
                 oldest_first=notifications.c.next_attempt_at,
@@ -374,11 +370,15 @@ class PaymentStore:
                 now=now,
                 ttl=lease,
             )
-        )
-        return [
-            DueNotification(**vars(_notification(row)), merchant_id=row["merchant_id"])
-            for row in rows
-        ]
+            # A subquery in RETURNING would read the merchant too, but SQLite scans every
+            # payment for it there (docs/performance.md#known-traps).
+            claimed = [_notification(row) for row in rows]
+            merchant_of = _merchants_of(conn, {n.pay_id for n in claimed}) if claimed else {}
+            return [
+                DueNotification(**vars(n), merchant_id=merchant_of.get(n.pay_id)) for n in claimed
+            ]
+
+        return await self.db.write(work)
 
     async def record_attempts(
         self, attempts: Sequence[DeliveryAttempt], events: Sequence[Event] = ()
@@ -475,10 +475,7 @@ class PaymentStore:
             )
             if not requeued:
                 return []
-            of_payments = select(payments.c.pay_id, payments.c.merchant_id).where(
-                payments.c.pay_id.in_({n.pay_id for n in requeued})
-            )
-            merchant_of = {row.pay_id: row.merchant_id for row in conn.execute(of_payments)}
+            merchant_of = _merchants_of(conn, {n.pay_id for n in requeued})
             write_events(conn, [event_for(n, merchant_of[n.pay_id]) for n in requeued])
             return [DueNotification(**vars(n), merchant_id=merchant_of[n.pay_id]) for n in requeued]
 
