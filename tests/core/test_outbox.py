@@ -225,6 +225,16 @@ def test_a_backlog_of_several_batches_is_delivered_without_waiting_for_the_poll(
     assert sorted(bodies) == sorted(f"row={n}".encode() for n in range(ROWS))
 
 
+async def _deliver_all_due(ctx: Context) -> None:
+    """One worker's passes until a pass finds nothing due."""
+    worker = OutboxWorker(ctx)
+    try:
+        while await worker.run_once():
+            pass
+    finally:
+        await worker.aclose()
+
+
 def test_a_delivery_reads_no_payment_unless_its_row_predates_stored_bodies(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -250,12 +260,7 @@ def test_a_delivery_reads_no_payment_unless_its_row_predates_stored_bodies(
                     update(notifications).where(notifications.c.pay_id == legacy).values(body=None)
                 )
             )
-            worker = OutboxWorker(ctx)
-            try:
-                while await worker.run_once():
-                    pass
-            finally:
-                await worker.aclose()
+            await _deliver_all_due(ctx)
 
     with serve(counting_shop(bodies), port) as shop_url:
         asyncio.run(_queue_notifications(database_url, f"{shop_url}/notify"))
@@ -288,12 +293,7 @@ def test_every_attempt_of_a_pass_is_stored_once_with_its_journal_event(
 
     async def deliver_all() -> None:
         async with open_context(settings, load_mapping(), run_migrations=False) as ctx:
-            worker = OutboxWorker(ctx)
-            try:
-                while await worker.run_once():
-                    pass
-            finally:
-                await worker.aclose()
+            await _deliver_all_due(ctx)
 
     with serve(counting_shop(bodies), port) as shop_url:
         asyncio.run(_queue_notifications(database_url, f"{shop_url}/notify"))
