@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from adapter.paygate.blowfish import BlowfishCipher
 from adapter.paygate.fields import format_inner, is_parameter_name
 from adapter.paygate.mac import compute_mac, response_mac_message
-from adapter.paygate.screening import echoable
+from adapter.paygate.screening import MAX_ECHOED_LENGTH, echoable
 
 # The casing is load-bearing: pretix indexes ``mid``, fatchip-m2 ``refnr``
 # (docs/paygate.md#response-fields).
@@ -149,6 +149,8 @@ def custom_pairs(custom: str) -> list[tuple[str, str]]:
     request, which still echoes the request's Custom. A piece without ``=`` becomes a name with
     an empty value.
     """
+    if len(custom) > MAX_ECHOED_LENGTH:  # refused for its length: not echoed either
+        return []
     pairs: dict[str, tuple[str, str]] = {}
     for key, value in custom_pieces(custom):
         if is_parameter_name(key) and not is_result_field(key) and echoable(value) == value:

@@ -57,14 +57,23 @@ def has_control_characters(text: str) -> bool:
     return bool(_CONTROL.search(text))
 
 
+# The longest value a valid request carries in a field that answers echo (UserData, Custom).
+MAX_ECHOED_LENGTH = 1024
+
+
 def echoable(value: str | None) -> str:
-    """``value`` as an answer may repeat it: empty when absent or when it has control characters.
+    """``value`` as an answer may repeat it: empty when absent, when it has control characters
+    or when it is longer than any echoed field may be.
 
     Answers echo a request's TransID, RefNr, UserData (and, beside a result, Custom and Plain)
     even when the request is refused, so the shop can match them. A value refused for its
-    control characters must not travel on into the shop's parsers and logs in the refusal.
+    control characters must not travel on into the shop's parsers and logs in the refusal, and
+    one refused for its length must not make the refusal a URL too long for browsers and shops
+    to follow (a 32 kB UserData made a 65 kB Location).
     """
-    return "" if value is None or has_control_characters(value) else value
+    if value is None or len(value) > MAX_ECHOED_LENGTH or has_control_characters(value):
+        return ""
+    return value
 
 
 def refuse_card_data(fields: Fields) -> None:

@@ -172,3 +172,10 @@ def test_custom_pairs_drop_keys_that_are_not_parameter_names() -> None:
 
 def test_is_result_field_ignores_case() -> None:
     assert is_result_field("sTaTuS") and is_result_field("mac") and not is_result_field("session")
+
+
+def test_a_custom_longer_than_a_valid_one_is_not_echoed() -> None:
+    pieces = "|".join(f"k{n}={'v' * 90}" for n in range(12))  # each piece fine, the whole too long
+    assert len(pieces) > 1024
+    assert custom_pairs(pieces) == []
+    assert custom_pairs(pieces[:1000]) != []

@@ -8,6 +8,7 @@ from adapter.paygate.errors import Category, PaygateError
 from adapter.paygate.fields import Fields, parse_inner
 from adapter.paygate.screening import (
     CARD_FIELDS,
+    MAX_ECHOED_LENGTH,
     MAX_PARAMETERS,
     check_parameter_count,
     echoable,
@@ -96,3 +97,8 @@ def test_a_value_with_control_characters_is_not_echoable(value: str) -> None:
 
 def test_an_ordinary_or_absent_value_is_echoed_as_it_is() -> None:
     assert (echoable("T-1 & ü=€"), echoable(None)) == ("T-1 & ü=€", "")
+
+
+def test_a_value_longer_than_any_echoed_field_is_not_echoed() -> None:
+    longest = "9" * MAX_ECHOED_LENGTH
+    assert (echoable(longest), echoable(longest + "9")) == (longest, "")
