@@ -377,3 +377,16 @@ def test_a_path_with_a_slash_too_many_is_not_redirected(hostile: HostileStack, p
     )
     assert response.status_code == 404
     assert "location" not in response.headers
+
+
+@pytest.mark.parametrize("name", ["UserData", "Custom"])
+def test_a_checkout_value_too_long_to_echo_is_refused_without_it(
+    hostile: HostileStack, s2s: S2SClient, name: str
+) -> None:
+    """A 32 kB value once came back in the refusal's Location: 65 kB, more than clients take."""
+    fields = _payment_fields(hostile)
+    fields[name] = ("k=" if name == "Custom" else "") + "9" * 32_000
+    with nothing_changes(hostile):
+        code, values, _ = _send(hostile, s2s, "alipayplus", fields)
+    assert code.startswith("2")
+    assert max(len(value) for value in values) <= 1024
