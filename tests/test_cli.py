@@ -17,9 +17,9 @@ from adapter.cli import main
 from adapter.model import OPEN_STATES, OperationKind, OperationState, PaymentState
 from adapter.store.db import Database, migrate
 from adapter.store.operations import OperationStore
-from adapter.store.payments import DeliveryAttempt, PaymentStore
+from adapter.store.payments import PaymentStore
 from tests.support.config import with_values, write_config
-from tests.support.models import NOTICE, NOW, PAY_ID, a_payment, a_step
+from tests.support.models import NOTICE, NOW, PAY_ID, a_failed_attempt, a_payment, a_step
 from tests.support.servers import free_ports
 from tests.support.waiting import wait_until
 
@@ -110,19 +110,7 @@ def test_a_dead_shop_notification_is_listed_but_is_no_alarm(
             PAY_ID, PaymentState.SUCCESS, now=NOW, from_states=OPEN_STATES, notice=NOTICE
         )
         (claimed,) = await store.claim_due_notifications(now=NOW, lease=timedelta(seconds=9))
-        await store.record_attempts(
-            [
-                DeliveryAttempt(
-                    notification_id=claimed.id,
-                    at=NOW,
-                    http_status=500,
-                    error="HTTP 500",
-                    duration_ms=1,
-                    delivered=False,
-                    next_attempt_at=None,
-                )
-            ]
-        )
+        await store.record_attempts([a_failed_attempt(claimed.id, NOW, 500, None)])
         await db.dispose()
 
     asyncio.run(store_dead_notification())

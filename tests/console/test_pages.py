@@ -15,10 +15,9 @@ from adapter.model import (
     ShopDetails,
     ShopNotice,
 )
-from adapter.store.payments import DeliveryAttempt
 from tests.alipayplus.fake import Answer, result_body
 from tests.console.conftest import Served, Stores
-from tests.support.models import a_payment, a_step
+from tests.support.models import a_failed_attempt, a_payment, a_step
 from tests.support.waiting import wait_until
 
 URLS = ShopDetails(
@@ -76,14 +75,8 @@ def _dead_notification(served: Served, pay_id: str) -> None:
         for status in (500, 502):
             await stores.payments.record_attempts(
                 [
-                    DeliveryAttempt(
-                        notification_id=notification.id,
-                        at=now,
-                        http_status=status,
-                        error=f"HTTP {status}",
-                        duration_ms=12,
-                        delivered=False,
-                        next_attempt_at=None if status == 502 else now,
+                    a_failed_attempt(
+                        notification.id, now, status, None if status == 502 else now, duration_ms=12
                     )
                 ]
             )

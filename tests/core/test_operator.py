@@ -27,10 +27,10 @@ from adapter.core.outbox import OutboxWorker
 from adapter.mapping import load_mapping
 from adapter.model import OPEN_STATES, Event, Hop, OperationState, PaymentState, ShopNotice
 from adapter.runtime import open_context
-from adapter.store.payments import DeliveryAttempt, NotificationSelection
+from adapter.store.payments import NotificationSelection
 from tests.alipayplus.fake import CLIENT_ID, Answer, FakeAlipayPlus, result_body
 from tests.support.config import config_data
-from tests.support.models import a_payment, a_step
+from tests.support.models import a_failed_attempt, a_payment, a_step
 from tests.support.servers import serve
 from tests.support.shop import Received, create_test_shop
 
@@ -84,14 +84,8 @@ async def _paid_with_notification(ctx: Context, url: str, *, status: str = "dead
     (notification,) = await ctx.payments.notifications_for(payment.pay_id)
     await ctx.payments.record_attempts(
         [
-            DeliveryAttempt(
-                notification_id=notification.id,
-                at=now,
-                http_status=500,
-                error="HTTP 500",
-                duration_ms=1,
-                delivered=False,
-                next_attempt_at=None if status == "dead" else now + timedelta(hours=1),
+            a_failed_attempt(
+                notification.id, now, 500, None if status == "dead" else now + timedelta(hours=1)
             )
         ]
     )

@@ -7,8 +7,8 @@ import pytest
 
 from adapter.errors import DuplicateTransID
 from adapter.model import OPEN_STATES, Payment, PaymentState
-from adapter.store.payments import DeliveryAttempt, PaymentStore
-from tests.support.models import NOTICE, NOW, a_payment
+from adapter.store.payments import PaymentStore
+from tests.support.models import NOTICE, NOW, a_failed_attempt, a_payment
 
 
 def _payment(pay_id: str = "a" * 32, trans_id: str = "T-1") -> Payment:
@@ -91,17 +91,7 @@ async def test_failed_attempt_is_recorded_and_rescheduled(store: PaymentStore) -
     )
     (claimed,) = await store.claim_due_notifications(now=NOW, lease=timedelta(seconds=60))
     await store.record_attempts(
-        [
-            DeliveryAttempt(
-                notification_id=claimed.id,
-                at=NOW,
-                http_status=503,
-                error="HTTP 503",
-                duration_ms=3,
-                delivered=False,
-                next_attempt_at=NOW + timedelta(seconds=30),
-            )
-        ]
+        [a_failed_attempt(claimed.id, NOW, 503, NOW + timedelta(seconds=30), duration_ms=3)]
     )
     (notification,) = await store.notifications_for("a" * 32)
     assert (notification.status, notification.attempts) == ("pending", 1)

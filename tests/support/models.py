@@ -16,6 +16,7 @@ from adapter.model import (
     ShopDetails,
     ShopNotice,
 )
+from adapter.store.payments import DeliveryAttempt
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 PAY_ID = "a" * 32
@@ -58,3 +59,22 @@ def a_step(**changes: Any) -> Operation:
         updated_at=NOW,
     )
     return dataclasses.replace(step, **changes)
+
+
+def a_failed_attempt(
+    notification_id: int,
+    at: datetime,
+    http_status: int,
+    next_attempt_at: datetime | None,
+    duration_ms: int = 1,
+) -> DeliveryAttempt:
+    """A URLNotify attempt the shop answered with ``http_status``; dead without a next one."""
+    return DeliveryAttempt(
+        notification_id=notification_id,
+        at=at,
+        http_status=http_status,
+        error=f"HTTP {http_status}",
+        duration_ms=duration_ms,
+        delivered=False,
+        next_attempt_at=next_attempt_at,
+    )
