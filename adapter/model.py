@@ -130,6 +130,24 @@ class Operation:
         return self.xid
 
 
+@dataclass(frozen=True)
+class PaymentStanding:
+    """Where a payment stands, as inquire.aspx reports it: its own values, what its successful
+    credits add up to and the state of its newest finished step, read in one statement."""
+
+    pay_id: str
+    merchant_id: str
+    trans_id: str
+    xid: str
+    ref_nr: str | None
+    amount: int
+    currency: str
+    state: PaymentState
+    result_code: str | None
+    credited: int  # successful credits
+    last_step: OperationState | None  # the newest SUCCESS or FAILED step; None without one
+
+
 class Hop(StrEnum):
     """What an event of the journal records."""
 

@@ -14,16 +14,16 @@ from adapter.core.context import Context
 from adapter.core.outcomes import refresh_from_inquiry
 from adapter.core.results import ResultBuilder
 from adapter.mapping import PaygateResult
-from adapter.model import Operation, OperationKind, OperationState, Payment, PaymentState
+from adapter.model import OperationState, PaymentStanding, PaymentState
 
 
 @dataclass(frozen=True)
 class Inquiry:
-    payment: Payment
     result: PaygateResult
     amount_auth: int
     amount_cap: int
     amount_cred: int
+    currency: str
     last_status: str
 
     def amount_fields(self) -> dict[str, str]:
@@ -32,44 +32,36 @@ class Inquiry:
             "AmountAuth": str(self.amount_auth),
             "AmountCap": str(self.amount_cap),
             "AmountCred": str(self.amount_cred),
-            "Currency": self.payment.currency,
+            "Currency": self.currency,
             "LastStatus": self.last_status,
         }
 
 
-def _step_status(op: Operation) -> str:
-    return "OK" if op.state is OperationState.SUCCESS else "FAILED"
-
-
-def summarise(results: ResultBuilder, payment: Payment, steps: list[Operation]) -> Inquiry:
-    """What inquire reports for the payment and its steps (oldest first)."""
-    result = results.outcome(payment)
-    paid = payment.state is PaymentState.SUCCESS
-    credited = sum(
-        op.amount
-        for op in steps
-        if op.kind is OperationKind.CREDIT and op.state is OperationState.SUCCESS
-    )
-    finished = [op for op in steps if op.state.is_final]
+def summarise(results: ResultBuilder, standing: PaymentStanding) -> Inquiry:
+    """What inquire reports for the payment where it stands."""
+    result = results.outcome(standing)
+    paid = standing.state is PaymentState.SUCCESS
     last_status: str
-    if payment.state is PaymentState.CANCELLED or not finished:
+    if standing.state is PaymentState.CANCELLED or standing.last_step is None:
         # A cancelled payment is not paid, whatever step cancelled it.
         last_status = result.status
     else:
-        last_status = _step_status(finished[-1])
+        last_status = "OK" if standing.last_step is OperationState.SUCCESS else "FAILED"
     return Inquiry(
-        payment=payment,
         result=result,
-        amount_auth=payment.amount if paid else 0,
-        amount_cap=payment.amount if paid else 0,
-        amount_cred=credited if paid else 0,
+        amount_auth=standing.amount if paid else 0,
+        amount_cap=standing.amount if paid else 0,
+        amount_cred=standing.credited if paid else 0,
+        currency=standing.currency,
         last_status=last_status,
     )
 
 
-async def inquire(ctx: Context, payment: Payment, steps: list[Operation]) -> Inquiry:
-    """What to answer; ``steps`` were read with ``payment`` (one read when it is final)."""
-    if not payment.state.is_final:
-        payment = await refresh_from_inquiry(ctx, payment)
-        steps = await ctx.operations.for_payment(payment.pay_id)
-    return summarise(ctx.results, payment, steps)
+async def inquire(ctx: Context, standing: PaymentStanding) -> Inquiry:
+    """What to answer; a payment that is still open is first asked about upstream."""
+    if not standing.state.is_final:
+        payment = await ctx.payments.get(standing.pay_id)
+        if payment is not None:
+            await refresh_from_inquiry(ctx, payment)
+        standing = await ctx.operations.standing(standing.pay_id) or standing
+    return summarise(ctx.results, standing)

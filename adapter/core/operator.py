@@ -296,14 +296,15 @@ class PaymentFile:
 
 async def payment_file(ctx: Context, pay_id: str) -> PaymentFile | None:
     payment = await ctx.payments.get(pay_id)
-    if payment is None:
+    standing = await ctx.operations.standing(pay_id)
+    if payment is None or standing is None:
         return None
     steps = await ctx.operations.for_payment(pay_id)
     notices = await ctx.payments.notifications_for(pay_id)
     attempts = await queries(ctx).attempts([n.id for n in notices])
     return PaymentFile(
         payment=payment,
-        amounts=summarise(ctx.results, payment, steps),
+        amounts=summarise(ctx.results, standing),
         steps=steps,
         notifications=[NotificationFile(n, attempts.get(n.id, [])) for n in notices],
         timeline=await ctx.journal.store.timeline(pay_id),

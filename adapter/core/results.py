@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 from urllib.parse import urlencode
 
 from adapter.config import Merchant
@@ -24,6 +24,16 @@ class ShopDelivery:
     pay_id: str | None = None  # None for a refused request that never became a payment
 
 
+class Settled(Protocol):
+    """What decides a payment's Paygate result: a :class:`Payment` or a ``PaymentStanding``."""
+
+    @property
+    def state(self) -> PaymentState: ...
+
+    @property
+    def result_code(self) -> str | None: ...
+
+
 class ResultBuilder:
     """Builds Paygate results; keeps one Blowfish cipher per merchant key."""
 
@@ -38,7 +48,7 @@ class ResultBuilder:
             cipher = self._ciphers[key] = BlowfishCipher(key.encode("utf-8"))
         return cipher
 
-    def outcome(self, payment: Payment) -> PaygateResult:
+    def outcome(self, payment: Settled) -> PaygateResult:
         """The Paygate result that describes the payment's current state."""
         if payment.state is PaymentState.SUCCESS:
             return self.codes.alipay("SUCCESS", "S")

@@ -22,7 +22,7 @@ from adapter.core.context import Context
 from adapter.core.inquire import inquire
 from adapter.core.operations import run_step
 from adapter.mapping import PaygateResult
-from adapter.model import Event, Hop, Operation, Payment
+from adapter.model import Event, Hop, Payment, PaymentStanding
 from adapter.observability.logs import bind_correlation
 from adapter.paygate.errors import Category, PaygateError
 from adapter.paygate.fields import Fields
@@ -102,26 +102,21 @@ def _refusal(ctx: Context, merchant: Merchant, echo: Echo, error: PaygateError) 
     return _encrypted(ctx, merchant, echo, result)
 
 
-@dataclass(frozen=True)
-class _Subject:
-    """The merchant's payment a request names; for inquire, its steps read with it."""
-
-    payment: Payment
-    steps: list[Operation]
+# What a request names: for inquire, where the payment stands; for a step, the payment.
+Subject = Payment | PaymentStanding
 
 
 async def _merchant_payment(
     ctx: Context, merchant: Merchant, endpoint: Endpoint, pay_id: str
-) -> _Subject | None:
+) -> Subject | None:
     if not is_pay_id(pay_id):
         return None
+    subject: Subject | None
     if endpoint is Endpoint.INQUIRE:
-        found = await ctx.operations.payment_with_steps(pay_id)
-        subject = None if found is None else _Subject(*found)
+        subject = await ctx.operations.standing(pay_id)
     else:
-        payment = await ctx.payments.get(pay_id)
-        subject = None if payment is None else _Subject(payment, [])
-    if subject is None or subject.payment.merchant_id != merchant.merchant_id:
+        subject = await ctx.payments.get(pay_id)
+    if subject is None or subject.merchant_id != merchant.merchant_id:
         return None
     return subject
 
@@ -131,27 +126,26 @@ async def _answer(
     merchant: Merchant,
     request: OperationRequest,
     echo: Echo,
-    subject: _Subject | None,
+    subject: Subject | None,
 ) -> Answer:
     if subject is None:
         return _encrypted(ctx, merchant, echo, ctx.codes.adapter("unknown_payment"))
-    payment = subject.payment
-    if request.endpoint is Endpoint.INQUIRE:
-        inquiry = await inquire(ctx, payment, subject.steps)
+    if isinstance(subject, PaymentStanding):
+        inquiry = await inquire(ctx, subject)
         # What the shop left out of the request, the answer tells from the payment.
         echo = Echo(
             pay_id=echo.pay_id,
-            trans_id=echo.trans_id or payment.trans_id,
-            ref_nr=echo.ref_nr or payment.details.ref_nr or "",
+            trans_id=echo.trans_id or subject.trans_id,
+            ref_nr=echo.ref_nr or subject.ref_nr or "",
             user_data=echo.user_data,
         )
         return _encrypted(
-            ctx, merchant, echo, inquiry.result, xid=payment.xid, extra=inquiry.amount_fields()
+            ctx, merchant, echo, inquiry.result, xid=subject.xid, extra=inquiry.amount_fields()
         )
     if request.endpoint is Endpoint.CAPTURE:
-        result = capture_result(ctx, request, payment)
-        return _encrypted(ctx, merchant, echo, result, xid=payment.xid)
-    outcome = await run_step(ctx, merchant, request, payment)
+        result = capture_result(ctx, request, subject)
+        return _encrypted(ctx, merchant, echo, result, xid=subject.xid)
+    outcome = await run_step(ctx, merchant, request, subject)
     return _encrypted(ctx, merchant, echo, outcome.result, xid=outcome.xid)
 
 
@@ -160,7 +154,7 @@ async def _replayed(
     merchant: Merchant,
     request: OperationRequest,
     echo: Echo,
-    subject: _Subject | None,
+    subject: Subject | None,
     req_id: str,
 ) -> Answer:
     """Run the request once per ReqId; repeats get the stored bytes or wait for the first."""
@@ -239,9 +233,8 @@ async def _operation(ctx: Context, endpoint: Endpoint, outer: Fields) -> _Handle
     echo = Echo.of(raw.fields)
     try:
         subject = await _merchant_payment(ctx, merchant, endpoint, echo.pay_id)
-        payment = subject.payment if subject else None
         # Spryker signs the inquired payment's Amount and Currency without sending them.
-        signed = payment if endpoint is Endpoint.INQUIRE else None
+        signed = subject if endpoint is Endpoint.INQUIRE else None
         try:
             verify_request_mac(
                 raw,
@@ -253,7 +246,7 @@ async def _operation(ctx: Context, endpoint: Endpoint, outer: Fields) -> _Handle
             request = validate_operation_request(raw, endpoint)
         except PaygateError as error:
             return _Handled(_refusal(ctx, merchant, echo, error), merchant_id)
-        pay_id = payment.pay_id if payment else None
+        pay_id = subject.pay_id if subject else None
         bind_correlation(merchant_id=merchant_id, trans_id=request.trans_id, pay_id=pay_id)
         if request.req_id is None or not endpoint.changes_money:
             answer = await _answer(ctx, merchant, request, echo, subject)

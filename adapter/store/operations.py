@@ -23,6 +23,7 @@ from sqlalchemy import (
     Select,
     bindparam,
     func,
+    literal_column,
     select,
     update,
 )
@@ -37,14 +38,14 @@ from adapter.model import (
     OperationDetails,
     OperationKind,
     OperationState,
-    Payment,
+    PaymentStanding,
     PaymentState,
     ShopNotice,
 )
 from adapter.store.db import Database
 from adapter.store.journal import write_events
 from adapter.store.leases import Schedule
-from adapter.store.payments import PAYMENT_COLUMNS, payment_from_row, queue_notification
+from adapter.store.payments import queue_notification
 from adapter.store.statements import Statement, inserting, one_of
 from adapter.store.tables import operations, payments, row_columns
 
@@ -126,13 +127,34 @@ _STEPS_OF_PAYMENT = Statement(
     .where(operations.c.pay_id == bindparam("pay_id"))
     .order_by(operations.c.created_at, operations.c.xid)
 )
-# A step's columns beside its payment's, under names of their own.
-_STEP_LABELS = tuple((f"step_{column.name}", column.name) for column in _READ_COLUMNS)
-_PAYMENT_WITH_STEPS = Statement(
-    select(*PAYMENT_COLUMNS, *(operations.c[name].label(label) for label, name in _STEP_LABELS))
-    .select_from(payments.outerjoin(operations, operations.c.pay_id == payments.c.pay_id))
-    .where(payments.c.pay_id == bindparam("pay_id"))
-    .order_by(operations.c.created_at, operations.c.xid)
+_FINISHED_STEP_STATES = [OperationState.SUCCESS.value, OperationState.FAILED.value]
+_OF_THE_PAYMENT = operations.c.pay_id == payments.c.pay_id
+_STANDING = Statement(
+    select(
+        payments.c.pay_id,
+        payments.c.merchant_id,
+        payments.c.trans_id,
+        payments.c.xid,
+        payments.c.ref_nr,
+        payments.c.amount,
+        payments.c.currency,
+        payments.c.state,
+        payments.c.result_code,
+        select(func.coalesce(func.sum(operations.c.amount), literal_column("0")))
+        .where(
+            _OF_THE_PAYMENT,
+            one_of(operations.c.kind, [OperationKind.CREDIT.value]),
+            one_of(operations.c.state, [OperationState.SUCCESS.value]),
+        )
+        .scalar_subquery()
+        .label("credited"),
+        select(operations.c.state)
+        .where(_OF_THE_PAYMENT, one_of(operations.c.state, _FINISHED_STEP_STATES))
+        .order_by(operations.c.created_at.desc(), operations.c.xid.desc())
+        .limit(literal_column("1"))
+        .scalar_subquery()
+        .label("last_step"),
+    ).where(payments.c.pay_id == bindparam("pay_id"))
 )
 _STEP_BY_XID = Statement(select(*_READ_COLUMNS).where(operations.c.xid == bindparam("xid")))
 _STEP_BY_REQ_ID = Statement(
@@ -188,7 +210,7 @@ _LOCK_REVERSIBLE = _payment_lock(
     one_of(payments.c.state, [s.value for s in (*OPEN_STATES, PaymentState.SUCCESS)])
 )
 _CREDITS_TAKEN = Statement(
-    select(func.coalesce(func.sum(operations.c.amount), 0)).where(
+    select(func.coalesce(func.sum(operations.c.amount), literal_column("0"))).where(
         operations.c.pay_id == bindparam("pay_id"),
         operations.c.kind == OperationKind.CREDIT.value,
         one_of(operations.c.state, _COUNTED),
@@ -374,17 +396,25 @@ class OperationStore:
         """The payment's steps, oldest first."""
         return await self._all(_STEPS_OF_PAYMENT, pay_id=pay_id)
 
-    async def payment_with_steps(self, pay_id: str) -> tuple[Payment, list[Operation]] | None:
-        """A payment and its steps (oldest first) in one read: what inquire.aspx reports on."""
-        rows = await self.db.read(lambda conn: _PAYMENT_WITH_STEPS.rows(conn, pay_id=pay_id))
-        if not rows:
+    async def standing(self, pay_id: str) -> PaymentStanding | None:
+        """Where the payment stands, in one read: what inquire.aspx reports on."""
+        row = await self.db.read(lambda conn: _STANDING.first(conn, pay_id=pay_id))
+        if row is None:
             return None
-        steps = [
-            _operation({name: row[label] for label, name in _STEP_LABELS})
-            for row in rows
-            if row["step_xid"] is not None
-        ]
-        return payment_from_row(rows[0]), steps
+        last_step = row["last_step"]
+        return PaymentStanding(
+            pay_id=row["pay_id"],
+            merchant_id=row["merchant_id"],
+            trans_id=row["trans_id"],
+            xid=row["xid"],
+            ref_nr=row["ref_nr"],
+            amount=int(row["amount"]),
+            currency=row["currency"],
+            state=PaymentState(row["state"]),
+            result_code=row["result_code"],
+            credited=int(row["credited"]),
+            last_step=None if last_step is None else OperationState(last_step),
+        )
 
     async def mark_unknown(self, xid: str, *, now: datetime, events: Sequence[Event] = ()) -> bool:
         return await self.db.write(

@@ -1,4 +1,4 @@
-"""What inquire reports for a payment and its steps."""
+"""What inquire reports for where a payment stands."""
 
 from __future__ import annotations
 
@@ -9,19 +9,27 @@ import pytest
 from adapter.core.inquire import summarise
 from adapter.core.results import ResultBuilder
 from adapter.mapping import load_mapping
-from adapter.model import Operation, OperationKind, OperationState, PaymentState
-from tests.support.models import a_payment, a_step
+from adapter.model import OperationState, PaymentStanding, PaymentState
+from tests.support.models import PAY_ID
 
 RESULTS = ResultBuilder(load_mapping())
-PAYMENT = a_payment(currency="JPY", state=PaymentState.SUCCESS)
-
-
-def _step(kind: OperationKind, amount: int, state: OperationState) -> Operation:
-    return a_step(kind=kind, amount=amount, currency="JPY", state=state)
+PAID = PaymentStanding(
+    pay_id=PAY_ID,
+    merchant_id="Shop",
+    trans_id="T-1",
+    xid="b" * 32,
+    ref_nr=None,
+    amount=1000,
+    currency="JPY",
+    state=PaymentState.SUCCESS,
+    result_code="SUCCESS",
+    credited=0,
+    last_step=None,
+)
 
 
 def test_a_paid_payment_is_authorised_and_captured_in_full() -> None:
-    inquiry = summarise(RESULTS, PAYMENT, [])
+    inquiry = summarise(RESULTS, PAID)
     assert (inquiry.result.status, inquiry.result.code) == ("OK", "00000000")
     assert inquiry.amount_fields() == {
         "AmountAuth": "1000",
@@ -32,30 +40,34 @@ def test_a_paid_payment_is_authorised_and_captured_in_full() -> None:
     }
 
 
-def test_only_successful_credits_count_and_the_last_finished_step_sets_last_status() -> None:
-    steps = [
-        _step(OperationKind.CREDIT, 300, OperationState.SUCCESS),
-        _step(OperationKind.CREDIT, 200, OperationState.UNKNOWN),
-        _step(OperationKind.CREDIT, 900, OperationState.FAILED),
-    ]
-    inquiry = summarise(RESULTS, PAYMENT, steps)
-    assert (inquiry.amount_cred, inquiry.last_status) == (300, "FAILED")
+@pytest.mark.parametrize(
+    ("last_step", "last_status"),
+    [(OperationState.FAILED, "FAILED"), (OperationState.SUCCESS, "OK")],
+)
+def test_credits_are_reported_and_the_last_finished_step_sets_last_status(
+    last_step: OperationState, last_status: str
+) -> None:
+    inquiry = summarise(RESULTS, dataclasses.replace(PAID, credited=300, last_step=last_step))
+    assert (inquiry.amount_cred, inquiry.last_status) == (300, last_status)
     assert inquiry.result.status == "OK"  # the payment itself is still paid
 
 
 @pytest.mark.parametrize(
-    ("state", "status"),
+    ("state", "last_step", "status"),
     [
-        (PaymentState.CANCELLED, "FAILED"),
-        (PaymentState.FAILED, "FAILED"),
-        (PaymentState.PENDING, "AUTHORIZE_REQUEST"),
-        (PaymentState.UNKNOWN, "AUTHORIZE_REQUEST"),
-        (PaymentState.NEW, "AUTHORIZE_REQUEST"),
+        (PaymentState.CANCELLED, OperationState.SUCCESS, "FAILED"),
+        (PaymentState.FAILED, None, "FAILED"),
+        (PaymentState.PENDING, None, "AUTHORIZE_REQUEST"),
+        (PaymentState.UNKNOWN, None, "AUTHORIZE_REQUEST"),
+        (PaymentState.NEW, None, "AUTHORIZE_REQUEST"),
     ],
 )
-def test_a_payment_that_is_not_paid_reports_zero_amounts(state: PaymentState, status: str) -> None:
-    reversal = _step(OperationKind.REVERSE, 1000, OperationState.SUCCESS)
-    steps = [reversal] if state is PaymentState.CANCELLED else []
-    inquiry = summarise(RESULTS, dataclasses.replace(PAYMENT, state=state), steps)
+def test_a_payment_that_is_not_paid_reports_zero_amounts(
+    state: PaymentState, last_step: OperationState | None, status: str
+) -> None:
+    standing = dataclasses.replace(
+        PAID, state=state, result_code=None, credited=0, last_step=last_step
+    )
+    inquiry = summarise(RESULTS, standing)
     assert (inquiry.result.status, inquiry.last_status) == (status, status)
     assert (inquiry.amount_auth, inquiry.amount_cap, inquiry.amount_cred) == (0, 0, 0)

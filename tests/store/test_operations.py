@@ -16,6 +16,7 @@ from adapter.model import (
     OperationDetails,
     OperationKind,
     OperationState,
+    PaymentStanding,
     PaymentState,
 )
 from adapter.store.db import Database, migrate
@@ -53,19 +54,50 @@ async def test_a_reserved_credit_round_trips(store: PaymentStore) -> None:
     assert await ops.for_payment(PAY_ID) == [step]
 
 
-async def test_a_payment_is_read_with_its_steps_oldest_first_in_one_read(
+async def test_a_payment_stands_at_its_successful_credits_and_its_newest_finished_step(
     store: PaymentStore,
 ) -> None:
     await _payment(store, PaymentState.SUCCESS)
     ops = OperationStore(store.db)
     payment = await store.get(PAY_ID)
-    assert await ops.payment_with_steps(PAY_ID) == (payment, [])
-    later = dataclasses.replace(_step(amount=60), created_at=NOW + timedelta(seconds=1))
-    first = _step(amount=40)
-    for step in (later, first):
+    assert payment is not None
+    fresh = PaymentStanding(
+        pay_id=PAY_ID,
+        merchant_id=payment.merchant_id,
+        trans_id=payment.trans_id,
+        xid=payment.xid,
+        ref_nr=payment.details.ref_nr,
+        amount=100,
+        currency=payment.currency,
+        state=PaymentState.SUCCESS,
+        result_code=payment.result_code,
+        credited=0,
+        last_step=None,
+    )
+    assert await ops.standing(PAY_ID) == fresh
+    later = NOW + timedelta(seconds=1)
+    steps = {
+        "paid back": dataclasses.replace(_step(amount=30), xid="1" * 32),
+        "refused, newest by xid": dataclasses.replace(
+            _step(amount=20), xid="f" * 32, created_at=later
+        ),
+        "paid back, same time": dataclasses.replace(
+            _step(amount=25), xid="e" * 32, created_at=later
+        ),
+        "still open, newest": dataclasses.replace(
+            _step(amount=10), xid="9" * 32, created_at=later + timedelta(seconds=1)
+        ),
+    }
+    for step in steps.values():
         assert isinstance(await ops.reserve_credit(step, paid=100), Reserved)
-    assert await ops.payment_with_steps(PAY_ID) == (await store.get(PAY_ID), [first, later])
-    assert await ops.payment_with_steps("0" * 32) is None
+    for name in ("paid back", "paid back, same time"):
+        await ops.finish(steps[name].xid, OperationState.SUCCESS, now=NOW, result_code="SUCCESS")
+    await ops.finish(
+        steps["refused, newest by xid"].xid, OperationState.FAILED, now=NOW, result_code="FAIL"
+    )
+    standing = await ops.standing(PAY_ID)
+    assert standing == dataclasses.replace(fresh, credited=55, last_step=OperationState.FAILED)
+    assert await ops.standing("0" * 32) is None
 
 
 async def test_credits_count_open_and_successful_steps_but_not_failed_ones(
