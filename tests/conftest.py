@@ -14,6 +14,8 @@ import pytest
 import structlog
 from structlog.stdlib import ProcessorFormatter
 
+from adapter.observability.logs import merge_correlation
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if os.environ.get("PAYGATE_REQUIRE_ALL") != "1":
@@ -53,7 +55,7 @@ def _structlog_through_logging() -> None:
     those with the test that caused them, where structlog's default would print them."""
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
+            merge_correlation,
             structlog.processors.add_log_level,
             structlog.processors.JSONRenderer(),
         ],

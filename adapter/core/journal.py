@@ -12,16 +12,15 @@ makes the change, in its transaction, and reported with :meth:`Journal.changed` 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from adapter.alipayplus.client import CallReport
 from adapter.core.clock import Clock
 from adapter.core.retries import current_attempt
 from adapter.model import Event, Hop, Operation, OperationState, Payment, PaymentState
-from adapter.store.journal import JournalStore, ride, unit_of_work
+from adapter.store.journal import JournalStore, UnitOfWork, ride
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +59,13 @@ class Journal:
             except Exception:
                 log.exception("observer of %s %s failed", event.hop, event.name)
 
-    @contextlib.contextmanager
-    def unit(self) -> Iterator[None]:
+    def unit(self) -> UnitOfWork:
         """A unit of work (a request, a delivery, a look): its notes ride with its writes."""
-        with unit_of_work() as riding:
-            try:
-                yield
-            finally:
-                self._leftovers.extend(riding)
+        return UnitOfWork(self._keep)
+
+    def _keep(self, events: list[Event]) -> None:
+        # Looked up at the unit's end: a flush meanwhile has replaced the list.
+        self._leftovers.extend(events)
 
     async def flush(self) -> None:
         """Write what units left over, in one transaction."""

@@ -15,7 +15,6 @@ from datetime import timedelta
 
 import httpcore
 import httpx
-import structlog
 
 from adapter.config import Merchant
 from adapter.core.context import Context
@@ -24,6 +23,7 @@ from adapter.model import Event, Hop
 from adapter.net.errors import TargetRefused
 from adapter.net.guard import target_policy
 from adapter.net.transport import GuardedTransport
+from adapter.observability.logs import Correlated
 from adapter.paygate.errors import PaygateError
 from adapter.store.payments import DeliveryAttempt, DueNotification, Notification
 
@@ -59,7 +59,7 @@ class OutboxWorker:
         """Send the notification once; the attempt to record and its event (not yet stored)."""
         with (
             self.ctx.journal.unit(),
-            structlog.contextvars.bound_contextvars(pay_id=notification.pay_id),
+            Correlated(pay_id=notification.pay_id),
         ):
             return await self._send(notification)
 

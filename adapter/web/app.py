@@ -14,7 +14,6 @@ from urllib.parse import urlencode, urlsplit
 
 import httpcore
 import httpx
-import structlog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -34,7 +33,12 @@ from adapter.core.returns import handle_return
 from adapter.mapping import MAPPING_ENV, ResultCodes, load_mapping
 from adapter.net.resolver import Resolver
 from adapter.net.urls import parse_shop_url
-from adapter.observability.logs import LOG_FORMAT_ENV, LOG_LEVEL_ENV, configure_logging
+from adapter.observability.logs import (
+    LOG_FORMAT_ENV,
+    LOG_LEVEL_ENV,
+    Correlated,
+    configure_logging,
+)
 from adapter.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from adapter.observability.metrics import exposition, set_levels
 from adapter.paygate.errors import PaygateError
@@ -208,7 +212,7 @@ class RequestFrame:
         if lowered != path and lowered.endswith(".aspx"):
             scope = dict(scope, path=lowered)
         given = header(scope, b"x-request-id")
-        request_id = given if _REQUEST_ID.fullmatch(given) else _new_request_id()
+        request_id = given if given and _REQUEST_ID.fullmatch(given) else _new_request_id()
         id_header = (b"x-request-id", request_id.encode("ascii"))
 
         async def send_with_id(message: Message) -> None:
@@ -218,12 +222,8 @@ class RequestFrame:
             await send(message)
 
         ctx: Context = scope["app"].state.ctx
-        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
-        try:
-            with ctx.journal.unit():
-                await self.app(scope, receive, send_with_id)
-        finally:
-            structlog.contextvars.reset_contextvars(**bound)
+        with Correlated(request_id=request_id), ctx.journal.unit():
+            await self.app(scope, receive, send_with_id)
 
 
 def create_app(

@@ -13,7 +13,14 @@ import pytest
 import structlog
 
 from adapter.model import Event, Hop
-from adapter.observability.logs import MASK, bind_correlation, configure_logging, log_hop, redact
+from adapter.observability.logs import (
+    MASK,
+    Correlated,
+    bind_correlation,
+    configure_logging,
+    log_hop,
+    redact,
+)
 from tests.e2e.instances import running_instances
 from tests.e2e.test_instances import _paid_payment
 from tests.support.models import NOW
@@ -38,15 +45,16 @@ def test_a_hop_is_one_json_line_with_the_correlation_keys_bound_for_the_request(
     captured: pytest.CaptureFixture[str],
 ) -> None:
     configure_logging("json", "DEBUG")
-    with structlog.contextvars.bound_contextvars(request_id="r-1"):
+    with Correlated(request_id="r-1"):
         bind_correlation(merchant_id="Shop", trans_id="T-1", pay_id="p" * 32)
         log_hop(Event(NOW, Hop.SHOP_REQUEST, "credit", "00000000", detail={"status": "OK"}))
-        structlog.contextvars.clear_contextvars()
-    (line,) = _lines(captured.readouterr().err)
+    log_hop(Event(NOW, Hop.SHOP_REQUEST, "inquire", "00000000"))
+    line, after = _lines(captured.readouterr().err)
     assert line["event"] == "shop_request"
     assert (line["request_id"], line["merchant_id"], line["trans_id"]) == ("r-1", "Shop", "T-1")
     assert (line["name"], line["outcome"], line["status"]) == ("credit", "00000000", "OK")
     assert {"timestamp", "level", "logger"} <= set(line)
+    assert not {"request_id", "merchant_id", "trans_id", "pay_id"} & set(after)
 
 
 @pytest.mark.parametrize(("level", "lines"), [("DEBUG", 1), ("INFO", 0)])
