@@ -61,7 +61,10 @@ class Fields(Mapping[str, str]):
     def get(self, key: str, /, default: str | T) -> str | T: ...
     def get(self, key: str, /, default: object = None) -> object:
         # Mapping.get goes through __getitem__ and an exception per miss: this runs per field.
-        item = self._items.get(key.lower()) if isinstance(key, str) else None
+        try:
+            item = self._items.get(key.lower())
+        except AttributeError:  # not a string: no such parameter
+            return default
         return default if item is None else item[1]
 
     def __contains__(self, key: object) -> bool:

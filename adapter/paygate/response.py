@@ -65,14 +65,16 @@ def _escape(value: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _check_field_name(key: str) -> None:
-    # Cached: every answer passes the same dozen names, and a bad one raises every time.
-    canonical = _CANONICAL.get(key.lower())
-    if canonical == "MAC" or (canonical or key) != key or not is_parameter_name(key):
-        raise ValueError(
-            f"response field {key!r}: MAC is computed here, known fields use Paygate casing, "
-            "names are [A-Za-z0-9_.-]"
-        )
+def _check_field_names(keys: tuple[str, ...]) -> None:
+    # Cached by the whole tuple: answers of a kind pass the same names in the same order, and a
+    # bad one raises every time.
+    for key in keys:
+        canonical = _CANONICAL.get(key.lower())
+        if canonical == "MAC" or (canonical or key) != key or not is_parameter_name(key):
+            raise ValueError(
+                f"response field {key!r}: MAC is computed here, known fields use Paygate casing, "
+                "names are [A-Za-z0-9_.-]"
+            )
 
 
 def build_response_text(values: Mapping[str, str], hmac_key: bytes) -> str:
@@ -84,8 +86,7 @@ def build_response_text(values: Mapping[str, str], hmac_key: bytes) -> str:
     another casing (``MID``) or a name that is not a parameter name is a programming error,
     because the shop would not find the field or would split the answer apart.
     """
-    for key in values:
-        _check_field_name(key)
+    _check_field_names(tuple(values))
     clean = {key: _escape(value) for key, value in values.items() if value}
     ordered = [key for key in RESPONSE_ORDER if key in clean]
     ordered += [key for key in clean if key not in RESPONSE_ORDER]
