@@ -103,15 +103,15 @@ def _refusal(ctx: Context, merchant: Merchant, echo: Echo, error: PaygateError) 
 
 
 # What a request names: for inquire, where the payment stands; for a step, the payment.
-Subject = Payment | PaymentStanding
+_Subject = Payment | PaymentStanding
 
 
 async def _merchant_payment(
     ctx: Context, merchant: Merchant, endpoint: Endpoint, pay_id: str
-) -> Subject | None:
+) -> _Subject | None:
     if not is_pay_id(pay_id):
         return None
-    subject: Subject | None
+    subject: _Subject | None
     if endpoint is Endpoint.INQUIRE:
         subject = await ctx.operations.standing(pay_id)
     else:
@@ -126,7 +126,7 @@ async def _answer(
     merchant: Merchant,
     request: OperationRequest,
     echo: Echo,
-    subject: Subject | None,
+    subject: _Subject | None,
 ) -> Answer:
     if subject is None:
         return _encrypted(ctx, merchant, echo, ctx.codes.adapter("unknown_payment"))
@@ -154,7 +154,7 @@ async def _replayed(
     merchant: Merchant,
     request: OperationRequest,
     echo: Echo,
-    subject: Subject | None,
+    subject: _Subject | None,
     req_id: str,
 ) -> Answer:
     """Run the request once per ReqId; repeats get the stored bytes or wait for the first."""

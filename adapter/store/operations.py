@@ -127,7 +127,7 @@ _STEPS_OF_PAYMENT = Statement(
     .where(operations.c.pay_id == bindparam("pay_id"))
     .order_by(operations.c.created_at, operations.c.xid)
 )
-_FINISHED_STEP_STATES = [OperationState.SUCCESS.value, OperationState.FAILED.value]
+_FINISHED_STEP_STATES = [s.value for s in OperationState if s.is_final]
 _OF_THE_PAYMENT = operations.c.pay_id == payments.c.pay_id
 _STANDING = Statement(
     select(
