@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,9 +12,11 @@ from typing import Any, TypeVar
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, event, inspect, text
+from sqlalchemy import Connection, Engine, event, inspect, make_url, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from adapter.store.checkpoints import Checkpointer
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -43,6 +46,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Checkpoints run in a thread (store.checkpoints), not inside a commit on the event loop.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
@@ -80,12 +85,16 @@ class Database:
         self._sqlite: Engine | None = None
         self._kept: Connection | None = None
         self._postgres: AsyncEngine | None = None
+        self._checkpoints: Checkpointer | None = None
         if serves_one_process(self.url):
             # hide_parameters: a statement's values (UserData, Custom...) never reach a log line.
             self._sqlite = create_sync_engine(
                 self.url.replace("+aiosqlite", "+pysqlite", 1), hide_parameters=True
             )
             event.listen(self._sqlite, "connect", _sqlite_pragmas)
+            path = make_url(self.url).database
+            if path and path != ":memory:":
+                self._checkpoints = Checkpointer(path)
         else:
             self._postgres = create_async_engine(
                 self.url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
@@ -118,7 +127,12 @@ class Database:
         if self._sqlite is not None:
             kept = self._sqlite_connection()
             with kept.begin():
-                return self._then_commit(kept, work)
+                result = self._then_commit(kept, work)
+            if self._checkpoints is not None:
+                serving = kept.connection.driver_connection
+                assert isinstance(serving, sqlite3.Connection)
+                self._checkpoints.committed(serving)
+            return result
         assert self._postgres is not None
         async with self._postgres.begin() as conn:
             return await conn.run_sync(lambda sync: self._then_commit(sync, work))
@@ -130,6 +144,10 @@ class Database:
         return result
 
     async def dispose(self) -> None:
+        if self._checkpoints is not None:
+            # First: the serving connection, closed last, copies what is left and removes the WAL.
+            await asyncio.to_thread(self._checkpoints.close)
+            self._checkpoints = None
         if self._kept is not None:
             self._kept.close()
             self._kept = None
