@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +45,15 @@ def gated() -> tuple[type[sqlite3.Connection], threading.Event, threading.Event]
     return GatedConnection, started, gate
 
 
-def commit_until(serving: sqlite3.Connection, checkpointer: Checkpointer, done: Any) -> int:
+def commit_until(
+    serving: sqlite3.Connection, checkpointer: Checkpointer, done: Callable[[], bool]
+) -> None:
     """Commit a row at a time until ``done()``; fails when it never comes."""
     deadline = time.monotonic() + DEADLINE_SECONDS
-    commits = 0
     while not done():
         assert time.monotonic() < deadline, "never came"
         serving.execute("INSERT INTO rows VALUES (?)", (ROW,))
         checkpointer.committed(serving)
-        commits += 1
-    return commits
 
 
 def test_commits_go_on_while_a_checkpoint_is_under_way(tmp_path: Path) -> None:
@@ -71,6 +71,7 @@ def test_commits_go_on_while_a_checkpoint_is_under_way(tmp_path: Path) -> None:
     commit_until(serving, checkpointer, lambda: wal_restarts(database) > before)
     checkpointer.close()
     assert serving.execute("SELECT count(*) FROM rows").fetchone()[0] == serving.total_changes
+    serving.close()
 
 
 async def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path: Path) -> None:
