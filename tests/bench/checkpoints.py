@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import sqlite3
 import tempfile
@@ -122,8 +121,7 @@ def main() -> None:
             for threaded in (False, True):
                 path = Path(scratch) / f"adapter-{threaded}.sqlite3"
                 for suffix in ("", "-wal", "-shm"):
-                    if os.path.exists(f"{path}{suffix}"):
-                        os.remove(f"{path}{suffix}")
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
                 pay_ids = _seed(path)[: args.transactions]
                 line = _side(path, pay_ids, threaded=threaded, work_seconds=args.work_ms / 1000)
                 print(line, flush=True)
