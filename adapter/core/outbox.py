@@ -79,13 +79,12 @@ class OutboxWorker:
             try:
                 # Checked again on every attempt: the allowlist may have changed since.
                 url = allowed_url(merchant, notification.url, "URLNotify")
-                response = await self._transports[merchant.allow_private_targets].post(
+                status = await self._transports[merchant.allow_private_targets].post(
                     url.original,
                     body.encode(),
                     "application/x-www-form-urlencoded",
                     NOTIFY_TIMEOUT,
                 )
-                status = response.status_code
             except PaygateError as exc:
                 error = exc.reason
             except TargetRefused as exc:

@@ -13,6 +13,7 @@ parts, is what a shopper is sent to and what a notify is posted to.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -83,6 +84,9 @@ class ShopUrl:
         return f"{head}{separator}{query}{hash_sign}{fragment}"
 
 
+# Kept by the string: a shop sends the same URLs with every payment, and the outbox checks its
+# URLNotify before every delivery; a ShopUrl is immutable, and a refusal is never kept.
+@functools.lru_cache(maxsize=1024)
 def parse_shop_url(text: str) -> ShopUrl:
     """Read ``text`` as an absolute http(s) URL or raise :class:`InvalidUrl` (module docstring)."""
     if len(text) > MAX_URL_LENGTH:
