@@ -10,7 +10,7 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from typing import assert_never
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import httpcore
 import httpx
@@ -27,7 +27,6 @@ from adapter.console import console_routes
 from adapter.core.checkout import ErrorPage, Redirect, start_checkout
 from adapter.core.clock import Clock, utc_now
 from adapter.core.context import Context
-from adapter.core.notify import handle_notification
 from adapter.core.results import ShopDelivery
 from adapter.core.returns import handle_return
 from adapter.mapping import MAPPING_ENV, ResultCodes, load_mapping
@@ -44,12 +43,11 @@ from adapter.observability.metrics import exposition, set_levels
 from adapter.paygate.errors import PaygateError
 from adapter.runtime import open_context, running_workers
 from adapter.store.db import head_revision, schema_revision
-from adapter.web.operations import OperationEndpoints
-from adapter.web.params import BodyTooLarge, header, read_body, read_params
+from adapter.web.params import BodyTooLarge, header, read_params
+from adapter.web.plain import PlainEndpoints
 
 log = logging.getLogger(__name__)
 TEMPLATES = resources.templates()
-MAX_NOTIFY_BYTES = 65536
 
 
 def _security_headers(response: Response, nonce: str | None = None) -> Response:
@@ -118,30 +116,6 @@ async def shopper_return(request: Request) -> Response:
             return deliver(request, outcome)
         case _:
             assert_never(outcome)
-
-
-async def alipay_notify(request: Request) -> Response:
-    ctx = _context(request)
-    try:
-        body = await read_body(request.scope, request.receive, MAX_NOTIFY_BYTES)
-    except PaygateError as error:
-        too_large = isinstance(error, BodyTooLarge)
-        return JSONResponse(
-            {
-                "result": {
-                    "resultCode": "PARAM_ILLEGAL",
-                    "resultStatus": "F",
-                    "resultMessage": "too large" if too_large else "incomplete",
-                }
-            },
-            status_code=413 if too_large else 400,
-        )
-    # Alipay+ signed the path of the URL we gave it: behind a proxy that strips a path prefix,
-    # the path received here is shorter, so the configured public one is checked.
-    answer = await handle_notification(
-        ctx, uri=urlsplit(ctx.notify_url).path, headers=dict(request.headers), body=body
-    )
-    return Response(answer.body, headers=answer.headers, media_type="application/json")
 
 
 async def health(request: Request) -> Response:
@@ -256,7 +230,6 @@ def create_app(
     routes = [
         Route("/alipayplus.aspx", checkout, methods=["GET", "POST"]),
         Route("/alipayplus/return/{token}", shopper_return, methods=["GET", "POST"]),
-        Route("/alipayplus/notify", alipay_notify, methods=["POST"]),
         Route("/healthz", health),
         Route("/readyz", ready),
         Route("/metrics", metrics),
@@ -267,7 +240,7 @@ def create_app(
         lifespan=lifespan,
         middleware=[
             Middleware(RequestFrame),
-            Middleware(OperationEndpoints),
+            Middleware(PlainEndpoints),
         ],
     )
     # A path with a slash too many is not found. Starlette would redirect it to the same path

@@ -139,3 +139,28 @@ def test_abandoned_checkout_ends_failed_by_reconciliation_after_expiry(stack: St
     stack.await_state(pay_id, "FAILED")
     (notify,) = stack.settled_notifies(pay_id)
     assert (notify["Status"], notify["Code"][0]) == ("FAILED", "2")
+
+
+def test_the_answer_to_a_notify_is_signed_json(stack: Stack) -> None:
+    response = httpx.post(f"{stack.adapter_url}/alipayplus/notify", content=b"{}")
+    assert response.status_code == 200
+    assert response.headers.get_list("content-type") == ["application/json; charset=UTF-8"]
+    assert response.headers["client-id"]
+    assert "signature=" in response.headers["signature"]
+    assert response.headers["response-time"]
+
+
+def test_a_notify_larger_than_64_kib_is_refused_unread(stack: Stack) -> None:
+    response = httpx.post(f"{stack.adapter_url}/alipayplus/notify", content=b"{" * 70_000)
+    assert response.status_code == 413
+    assert response.json()["result"] == {
+        "resultCode": "PARAM_ILLEGAL",
+        "resultStatus": "F",
+        "resultMessage": "too large",
+    }
+
+
+def test_the_notify_path_takes_only_post(stack: Stack) -> None:
+    response = httpx.get(f"{stack.adapter_url}/alipayplus/notify")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
