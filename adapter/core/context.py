@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from adapter.alipayplus.client import AlipayPlusClient
 from adapter.alipayplus.notify import AnswerSigner
@@ -43,3 +45,9 @@ class Context:
     @property
     def notify_url(self) -> str:
         return f"{self.settings.public_url}/alipayplus/notify"
+
+    @functools.cached_property
+    def notify_path(self) -> str:
+        """The path Alipay+ signs in a notify: that of :attr:`notify_url`, which behind a proxy
+        that strips a path prefix is longer than the path the request arrives on."""
+        return urlsplit(self.notify_url).path

@@ -21,7 +21,8 @@ class NotifyAnswer:
     headers: dict[str, str]
 
 
-def _error_body(code: str, message: str) -> bytes:
+def error_body(code: str, message: str) -> bytes:
+    """A refusal's JSON body: the result Alipay+ reads, resultStatus F."""
     result = {"resultCode": code, "resultStatus": "F", "resultMessage": message}
     return json.dumps({"result": result}, separators=(",", ":")).encode()
 
@@ -44,23 +45,23 @@ async def handle_notification(
         uri=uri, headers=headers, body=body, alipay_public_key=ctx.settings.alipay.alipay_public_key
     ):
         verdict("INVALID_SIGNATURE")
-        return _answer(ctx, uri, _error_body("INVALID_SIGNATURE", "signature not verified"))
+        return _answer(ctx, uri, error_body("INVALID_SIGNATURE", "signature not verified"))
     try:
         notification = parse_notification(body)
     except MessageError:
         verdict("PARAM_ILLEGAL")
-        return _answer(ctx, uri, _error_body("PARAM_ILLEGAL", "notification not understood"))
+        return _answer(ctx, uri, error_body("PARAM_ILLEGAL", "notification not understood"))
     bind_correlation(payment_request_id=notification.payment_request_id)
     payment = await ctx.payments.get(notification.payment_request_id)
     if payment is None:
         verdict("ORDER_NOT_EXIST")
-        return _answer(ctx, uri, _error_body("ORDER_NOT_EXIST", "paymentRequestId unknown"))
+        return _answer(ctx, uri, error_body("ORDER_NOT_EXIST", "paymentRequestId unknown"))
     amount = notification.payment_amount
     if amount is not None and (
         amount.value != payment.amount or amount.currency != payment.currency
     ):
         verdict("PARAM_ILLEGAL", payment.pay_id)
-        return _answer(ctx, uri, _error_body("PARAM_ILLEGAL", "paymentAmount differs"))
+        return _answer(ctx, uri, error_body("PARAM_ILLEGAL", "paymentAmount differs"))
     bind_correlation(pay_id=payment.pay_id, merchant_id=payment.merchant_id)
     result = notification.payment_result
     verdict(f"{result.status} {result.code}", payment.pay_id)  # rides with the state it sets

@@ -6,13 +6,10 @@ in, a signed JSON answer out (``adapter.web.plain`` serves it).
 
 from __future__ import annotations
 
-import json
-from urllib.parse import urlsplit
-
 from starlette.types import Receive, Scope
 
 from adapter.core.context import Context
-from adapter.core.notify import handle_notification
+from adapter.core.notify import error_body, handle_notification
 from adapter.paygate.errors import PaygateError
 from adapter.web.params import BodyTooLarge, read_body
 
@@ -21,11 +18,6 @@ MAX_NOTIFY_BYTES = 65536
 _JSON = (b"content-type", b"application/json")
 
 Header = tuple[bytes, bytes]
-
-
-def _refusal(message: str) -> bytes:
-    result = {"resultCode": "PARAM_ILLEGAL", "resultStatus": "F", "resultMessage": message}
-    return json.dumps({"result": result}, separators=(",", ":")).encode()
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -44,13 +36,9 @@ async def answer_notification(
         body = await read_body(scope, receive, MAX_NOTIFY_BYTES)
     except PaygateError as error:
         too_large = isinstance(error, BodyTooLarge)
-        refusal = _refusal("too large" if too_large else "incomplete")
+        refusal = error_body("PARAM_ILLEGAL", "too large" if too_large else "incomplete")
         return (413 if too_large else 400), refusal, [_JSON]
-    # Alipay+ signed the path of the URL we gave it: behind a proxy that strips a path prefix,
-    # the path received here is shorter, so the configured public one is checked.
-    answer = await handle_notification(
-        ctx, uri=urlsplit(ctx.notify_url).path, headers=_headers(scope), body=body
-    )
+    answer = await handle_notification(ctx, uri=ctx.notify_path, headers=_headers(scope), body=body)
     # The signed headers name the content type too.
     signed = [
         (name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers.items()
