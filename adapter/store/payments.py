@@ -209,10 +209,23 @@ def _claiming_notifications(limit: int) -> Statement:
     )
 
 
+_MERCHANT_OF = Statement(
+    select(payments.c.merchant_id).where(payments.c.pay_id == bindparam("pay_id"))
+)
+
+
 def _merchants_of(conn: Connection, pay_ids: Collection[str]) -> dict[str, str]:
-    """The merchant of each of these payments, in one read by primary key."""
-    query = select(payments.c.pay_id, payments.c.merchant_id).where(payments.c.pay_id.in_(pay_ids))
-    return {row.pay_id: row.merchant_id for row in conn.execute(query)}
+    """The merchant of each of these payments, each read by primary key.
+
+    One compiled read per payment: an ``IN`` list built per claim costs SQLAlchemy's statement
+    construction and compilation, about ten times the reads themselves.
+    """
+    merchants = {}
+    for pay_id in pay_ids:
+        row = _MERCHANT_OF.first(conn, pay_id=pay_id)
+        if row is not None:
+            merchants[pay_id] = row["merchant_id"]
+    return merchants
 
 
 _INSERT_ATTEMPT = inserting(
