@@ -9,7 +9,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import httpcore
 import httpx
 
 from adapter.alipayplus.client import AlipayPlusClient, ClientSettings
@@ -23,6 +22,7 @@ from adapter.core.outbox import OutboxWorker
 from adapter.core.reconcile import run_reconciler
 from adapter.core.results import ResultBuilder
 from adapter.mapping import ResultCodes
+from adapter.net.delivery import AddressRoute, direct
 from adapter.net.resolver import Resolver, SystemResolver
 from adapter.observability.logs import log_hop
 from adapter.observability.metrics import RECONCILER_PASS, count_hop
@@ -105,7 +105,7 @@ async def open_context(
 
 @contextlib.asynccontextmanager
 async def running_workers(
-    ctx: Context, *, notify_backend: httpcore.AsyncNetworkBackend | None = None
+    ctx: Context, *, notify_route: AddressRoute = direct
 ) -> AsyncIterator[OutboxWorker]:
     """The outbox delivery, the reconciler and the journal's writer, until the block ends.
 
@@ -113,7 +113,7 @@ async def running_workers(
     (a delivery, a reconciler look); what is still running after that is cancelled, giving its
     leases back.
     """
-    worker = OutboxWorker(ctx, network_backend=notify_backend)
+    worker = OutboxWorker(ctx, route=notify_route)
     background = [
         asyncio.create_task(worker.run(), name="outbox"),
         asyncio.create_task(

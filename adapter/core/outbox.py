@@ -13,16 +13,15 @@ import time
 from dataclasses import replace
 from datetime import timedelta
 
-import httpcore
 import httpx
 
 from adapter.config import Merchant
 from adapter.core.context import Context
 from adapter.core.urls import allowed_url
 from adapter.model import Event, Hop
+from adapter.net.delivery import AddressRoute, GuardedPoster, direct
 from adapter.net.errors import TargetRefused
 from adapter.net.guard import target_policy
-from adapter.net.transport import GuardedTransport
 from adapter.observability.logs import Correlated
 from adapter.paygate.errors import PaygateError
 from adapter.store.payments import DeliveryAttempt, DueNotification, Notification
@@ -36,18 +35,14 @@ NOTIFY_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 class OutboxWorker:
-    """Delivers due notifications; ``network_backend`` lets tests see where connections go."""
+    """Delivers due notifications; ``route`` lets tests see where connections go."""
 
-    def __init__(
-        self, ctx: Context, *, network_backend: httpcore.AsyncNetworkBackend | None = None
-    ) -> None:
+    def __init__(self, ctx: Context, *, route: AddressRoute = direct) -> None:
         self.ctx = ctx
-        # One transport per target policy: it resolves each URLNotify host, refuses it unless
+        # One poster per target policy: it resolves each URLNotify host, refuses it unless
         # every address is admitted, and connects to the address it checked.
-        self._transports = {
-            allow_private: GuardedTransport(
-                ctx.resolver, target_policy(allow_private), network_backend=network_backend
-            )
+        self._posters = {
+            allow_private: GuardedPoster(ctx.resolver, target_policy(allow_private), route=route)
             for allow_private in (False, True)
         }
 
@@ -79,7 +74,7 @@ class OutboxWorker:
             try:
                 # Checked again on every attempt: the allowlist may have changed since.
                 url = allowed_url(merchant, notification.url, "URLNotify")
-                status = await self._transports[merchant.allow_private_targets].post(
+                status = await self._posters[merchant.allow_private_targets].post(
                     url.original,
                     body.encode(),
                     "application/x-www-form-urlencoded",
@@ -186,5 +181,5 @@ class OutboxWorker:
             ctx.outbox_wakeup.clear()
 
     async def aclose(self) -> None:
-        for transport in self._transports.values():
-            await transport.aclose()
+        for poster in self._posters.values():
+            await poster.aclose()

@@ -26,7 +26,7 @@ MAX_RESPONSE_BYTES = 1024 * 1024
 
 
 @contextlib.contextmanager
-def _as_httpx_errors(request: httpx.Request) -> Iterator[None]:
+def as_httpx_errors(request: httpx.Request | None) -> Iterator[None]:
     """aiohttp's exceptions as the httpx ones; the timeouts first (some are also connection
     errors), then the most specific."""
     try:
@@ -81,7 +81,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeouts = request.extensions.get("timeout", {})
         content = await request.aread()
-        with _as_httpx_errors(request):
+        with as_httpx_errors(request):
             async with self._opened().request(
                 request.method,
                 str(request.url),

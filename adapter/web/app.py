@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from typing import assert_never
 from urllib.parse import urlencode
 
-import httpcore
 import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,6 +29,7 @@ from adapter.core.context import Context
 from adapter.core.results import ShopDelivery
 from adapter.core.returns import handle_return
 from adapter.mapping import MAPPING_ENV, ResultCodes, load_mapping
+from adapter.net.delivery import AddressRoute, direct
 from adapter.net.resolver import Resolver
 from adapter.net.urls import parse_shop_url
 from adapter.observability.logs import (
@@ -206,7 +206,7 @@ def create_app(
     *,
     alipay_transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver | None = None,
-    notify_backend: httpcore.AsyncNetworkBackend | None = None,
+    notify_route: AddressRoute = direct,
     clock: Clock = utc_now,
     run_migrations: bool = True,
 ) -> Starlette:
@@ -221,7 +221,7 @@ def create_app(
                 clock=clock,
                 run_migrations=run_migrations,
             ) as ctx,
-            running_workers(ctx, notify_backend=notify_backend) as worker,
+            running_workers(ctx, notify_route=notify_route) as worker,
         ):
             app.state.ctx = ctx
             app.state.outbox = worker

@@ -3,11 +3,11 @@
 notifyPayment's floor (``tests.bench.floor``) verifies, updates one row and signs the ack. The
 adapter must also deliver the shop's URLNotify for the final state, one HTTP POST per payment.
 This measures such POSTs alone, in this process, 8 in flight as the outbox sends them, to the
-benchmark's shop: the adapter's guarded transport called as the outbox calls it (each delivery
-checked, on a pinned connection kept for the same checked addresses, on asyncio's streams),
-the same on httpcore's default anyio backend, a pooled keep-alive httpx
-client (what the floor's Alipay+ calls use), and the pooled aiohttp transport the adapter's
-Alipay+ client calls directly. Figures, not assertions.
+benchmark's shop: the adapter's guarded poster called as the outbox calls it (each delivery
+checked, on aiohttp with a pool kept for the same checked addresses), a pooled keep-alive httpx
+client (what the floor's Alipay+ calls use), and the pooled aiohttp transport under the adapter's
+Alipay+ client, called through httpx's request and response as that client calls it. Figures,
+not assertions.
 
 Run: ``.venv/bin/python -m tests.bench.delivery [--posts 2000] [--rounds 2]``
 """
@@ -22,14 +22,13 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import httpcore
 import httpx
 import uvloop
 
+from adapter.net.delivery import GuardedPoster
 from adapter.net.guard import target_policy
 from adapter.net.pooled import PooledTransport
 from adapter.net.resolver import SystemResolver
-from adapter.net.transport import GuardedTransport
 from tests.bench.processes import running
 
 BODY = b"MerchantID=BenchShop&Len=208&Data=" + b"0A" * 208
@@ -48,9 +47,9 @@ def _through_client(client: httpx.AsyncClient, url: str) -> Post:
     return post
 
 
-def _as_the_outbox_sends(transport: GuardedTransport, url: str) -> Post:
+def _as_the_outbox_sends(poster: GuardedPoster, url: str) -> Post:
     async def post() -> int:
-        return await transport.post(url, BODY, FORM[0][1], TIMEOUT)
+        return await poster.post(url, BODY, FORM[0][1], TIMEOUT)
 
     return post
 
@@ -86,15 +85,11 @@ async def _cpu_per_post(post: Post, posts: int) -> tuple[float, float]:
 
 async def _measure(shop_url: str, posts: int, rounds: int) -> None:
     url = f"{shop_url}/notify"
-    guarded = GuardedTransport(SystemResolver(), target_policy(True))
-    on_anyio = GuardedTransport(
-        SystemResolver(), target_policy(True), network_backend=httpcore.AnyIOBackend()
-    )
+    guarded = GuardedPoster(SystemResolver(), target_policy(True))
     pooled = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=IN_FLIGHT))
     aiohttp_pool = PooledTransport(max_connections=IN_FLIGHT)
     posts_by_name = {
         "guarded (URLNotify)": _as_the_outbox_sends(guarded, url),
-        "guarded on anyio": _as_the_outbox_sends(on_anyio, url),
         "pooled keep-alive httpx": _through_client(pooled, url),
         "pooled aiohttp (Alipay+)": _through_transport(aiohttp_pool, url),
     }
@@ -106,7 +101,7 @@ async def _measure(shop_url: str, posts: int, rounds: int) -> None:
             print(
                 f"round {round_number}  {name:<24} CPU {cpu:7.0f} µs/POST  wall {wall:7.0f} µs/POST"
             )
-    for client in (guarded, on_anyio, pooled):
+    for client in (guarded, pooled):
         await client.aclose()
     await aiohttp_pool.aclose()
 

@@ -283,7 +283,7 @@ def _attempts(hostile: HostileStack, pay_id: str) -> list[tuple[int | None, str 
 def test_url_notify_that_resolves_internally_at_delivery_is_not_delivered(
     hostile: HostileStack,
 ) -> None:
-    connections = len(hostile.backend.connections)
+    connections = len(hostile.network.connections)
     pay_id = _paid(hostile, "http://rebind.shop.example/notify")
     ((status, error),) = wait_until(
         lambda: _attempts(hostile, pay_id), message="no delivery attempt was recorded"
@@ -291,7 +291,7 @@ def test_url_notify_that_resolves_internally_at_delivery_is_not_delivered(
     assert status is None
     assert error == "URLNotify has a host that leads to a non-public address (loopback)"
     assert RESOLVER.lookups["rebind.shop.example"] == 2  # at checkout, and before delivery
-    assert len(hostile.backend.connections) == connections  # not even an attempt
+    assert len(hostile.network.connections) == connections  # not even an attempt
 
 
 def test_the_delivery_connects_to_the_address_it_checked_never_a_later_answer(
@@ -299,8 +299,8 @@ def test_the_delivery_connects_to_the_address_it_checked_never_a_later_answer(
 ) -> None:
     sink = Sink()
     with serving(sink) as port:
-        hostile.backend.routes[PUBLIC[1]] = port
-        connections = len(hostile.backend.connections)
+        hostile.network.routes[PUBLIC[1]] = port
+        connections = len(hostile.network.connections)
         pay_id = _paid(hostile, "http://pinned.shop.example/notify")
         (arrival,) = wait_until(lambda: sink.arrivals, message="the shop got no notify")
     assert (arrival.method, arrival.path, arrival.host) == (
@@ -309,7 +309,7 @@ def test_the_delivery_connects_to_the_address_it_checked_never_a_later_answer(
         "pinned.shop.example",
     )
     assert hostile.stack.shop.decode(parse_qsl(arrival.body.decode()))["PayID"] == pay_id
-    assert hostile.backend.connections[connections:] == [(PUBLIC[1], 80)]
+    assert hostile.network.connections[connections:] == [(PUBLIC[1], 80)]
     assert RESOLVER.lookups["pinned.shop.example"] == 2
 
 
@@ -326,18 +326,18 @@ def test_a_redirect_answered_to_the_notify_is_not_followed(
 ) -> None:
     redirecting, elsewhere = Sink(status=302, headers={"location": location}), Sink()
     with serving(redirecting) as port, serving(elsewhere) as elsewhere_port:
-        hostile.backend.routes[PUBLIC[2]] = port
-        hostile.backend.routes[PUBLIC[0]] = elsewhere_port
-        connections = len(hostile.backend.connections)
+        hostile.network.routes[PUBLIC[2]] = port
+        hostile.network.routes[PUBLIC[0]] = elsewhere_port
+        connections = len(hostile.network.connections)
         pay_id = _paid(hostile, "http://redirect.shop.example/notify")
         ((status, error),) = wait_until(
             lambda: _attempts(hostile, pay_id), message="no delivery attempt was recorded"
         )
-        del hostile.backend.routes[PUBLIC[0]]
+        del hostile.network.routes[PUBLIC[0]]
     assert (status, error) == (302, "HTTP 302")
     assert [arrival.path for arrival in redirecting.arrivals] == ["/notify"]
     assert elsewhere.arrivals == []
-    assert hostile.backend.connections[connections:] == [(PUBLIC[2], 80)]
+    assert hostile.network.connections[connections:] == [(PUBLIC[2], 80)]
 
 
 # --- ports -----------------------------------------------------------------------------------
@@ -493,7 +493,7 @@ def test_every_result_of_a_payment_has_one_value_per_key(hostile: HostileStack) 
     stack = hostile.stack
     sink = Sink()
     with serving(sink) as port:
-        hostile.backend.routes[PUBLIC[3]] = port
+        hostile.network.routes[PUBLIC[3]] = port
         pay_id = _paid(
             hostile,
             "http://notify.shop.example/notify",

@@ -1,7 +1,7 @@
-"""What the hostile-input tests share: a stack whose outbox connects through a recording network
-backend, loopback sinks, and the checks "nothing stored, nothing sent upstream".
+"""What the hostile-input tests share: a stack whose outbox connects through a recording routing
+table, loopback sinks, and the checks "nothing stored, nothing sent upstream".
 
-``running_stack`` (tests/e2e/conftest.py) takes no network backend and keeps the sandbox's
+``running_stack`` (tests/e2e/conftest.py) takes no routing table and keeps the sandbox's
 signing key to itself; :func:`hostile_stack` wraps it and swaps the two module names it calls
 while the stack starts, so the e2e conftest stays as it is.
 """
@@ -11,15 +11,13 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
-import httpcore
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -30,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapter.alipayplus.signing import generate_private_key
+from adapter.net.addresses import IPAddress
 from adapter.net.resolver import Resolver
 from adapter.paygate.fields import Fields
 from adapter.store.db import Database
@@ -42,7 +41,7 @@ from tests.support.servers import serve
 from tests.support.shop import Received
 
 # Stand-ins for the public addresses fake names resolve to. Nothing ever connects to them: the
-# backend below sends such a connection to a loopback sink or refuses it, and the suite's
+# routing table below sends such a connection to a loopback sink or refuses it, and the suite's
 # getaddrinfo guard (tests/conftest.py) would refuse it too.
 PUBLIC = ("93.184.215.14", "93.184.215.15", "93.184.215.16", "93.184.215.17")
 
@@ -51,7 +50,7 @@ STATE_TABLES = ("payments", "operations", "notifications", "notify_attempts", "r
 
 
 @dataclass
-class RoutingBackend(httpcore.AsyncNetworkBackend):
+class RoutingTable:
     """The outbox's network: records every connection it is asked for, by address and port.
 
     ``routes`` maps a (public) address to the loopback port of a sink that answers in its place;
@@ -61,33 +60,14 @@ class RoutingBackend(httpcore.AsyncNetworkBackend):
 
     routes: dict[str, int] = field(default_factory=dict)
     connections: list[tuple[str, int]] = field(default_factory=list)
-    inner: httpcore.AsyncNetworkBackend = field(default_factory=httpcore.AnyIOBackend)
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        self.connections.append((host, port))
-        if ip_address(host).is_loopback:  # a merchant with allow_private_targets: the real thing
-            return await self.inner.connect_tcp(host, port, timeout=timeout)
-        if host not in self.routes:
-            raise httpcore.ConnectError(f"test network: nothing answers at {host}:{port}")
-        return await self.inner.connect_tcp("127.0.0.1", self.routes[host], timeout=timeout)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("test network: no unix sockets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+    def __call__(self, address: IPAddress, port: int) -> tuple[str, int]:
+        self.connections.append((str(address), port))
+        if address.is_loopback:  # a merchant with allow_private_targets: the real thing
+            return str(address), port
+        if str(address) not in self.routes:
+            raise OSError(f"test network: nothing answers at {address}:{port}")
+        return "127.0.0.1", self.routes[str(address)]
 
 
 @dataclass(frozen=True)
@@ -134,7 +114,7 @@ class HostileStack:
 
     stack: Stack
     alipay_key: RSAPrivateKey  # signs what Alipay+ sends: notifyPayment
-    backend: RoutingBackend
+    network: RoutingTable
     tmp_path: Path
     http: httpx.Client  # kept open: asked before and after every request
 
@@ -192,12 +172,12 @@ def hostile_stack(
     resolver: Resolver | None = None,
     received: Received | None = None,
 ) -> Iterator[HostileStack]:
-    """``running_stack`` with a :class:`RoutingBackend` under the outbox and a quiet reconciler.
+    """``running_stack`` with a :class:`RoutingTable` under the outbox and a quiet reconciler.
 
     The reconciler looks at nothing for an hour, so every upstream call and state change a test
     sees comes from the requests it sent.
     """
-    backend = RoutingBackend()
+    network = RoutingTable()
     keys: list[RSAPrivateKey] = []
 
     def recording_key() -> RSAPrivateKey:
@@ -210,7 +190,7 @@ def hostile_stack(
         http = exits.enter_context(httpx.Client(timeout=30))
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(e2e, "generate_private_key", recording_key)
-            patch.setattr(e2e, "create_app", partial(create_app, notify_backend=backend))
+            patch.setattr(e2e, "create_app", partial(create_app, notify_route=network))
             stack = exits.enter_context(
                 e2e.running_stack(
                     tmp_path,
@@ -222,7 +202,7 @@ def hostile_stack(
                 )
             )
         _, alipay_key = keys  # running_stack makes ours (acqp) first, then the sandbox's
-        yield HostileStack(stack, alipay_key, backend, tmp_path, http)
+        yield HostileStack(stack, alipay_key, network, tmp_path, http)
 
 
 _PAGE_CODE = re.compile(r'<code id="code">([0-9A-Z]{8})</code>')
