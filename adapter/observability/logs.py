@@ -36,7 +36,9 @@ _SECRET_NAMES = re.compile(
 MASK = "***"
 
 HOP_LOGGER = "adapter.hop"
-hop_log = structlog.get_logger(HOP_LOGGER)
+# Replaced by a logger bound to the configuration when logging is configured: the lazy proxy
+# builds a bound logger on every line.
+hop_log: Any = structlog.get_logger(HOP_LOGGER)
 # The level check for routine hops: the standard library caches it, where asking the (uncached)
 # structlog logger builds a logger on every inquiry. configure_logging sets both levels alike.
 _hop_level = logging.getLogger(HOP_LOGGER)
@@ -54,11 +56,15 @@ def _names_a_secret(key: str) -> bool:
     return key != "event" and _SECRET_NAMES.search(key) is not None
 
 
+# Values that cannot hold a mapping: most of a line's, and no ABC check for them.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _redact(values: MutableMapping[str, Any]) -> None:
     for key, value in list(values.items()):
         if _names_a_secret(key):
             values[key] = MASK
-        elif type(value) is not str and isinstance(value, Mapping):
+        elif type(value) not in _SCALARS and isinstance(value, Mapping):
             values[key] = copy = dict(value)
             _redact(copy)
 
@@ -118,10 +124,12 @@ def configure_logging(log_format: str = "json", level: str = "INFO") -> None:
         # DEBUG: with the default level they cost nothing).
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=lambda name="", *_: _HandlerStream(handler, name),
-        # Not cached: a logger made before this call (the hop logger is) would keep writing
-        # where logging was configured first.
+        # Not cached: a logger made before this call would keep writing where logging was
+        # configured first.
         cache_logger_on_first_use=False,
     )
+    global hop_log
+    hop_log = structlog.get_logger(HOP_LOGGER).bind()
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
