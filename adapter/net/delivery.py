@@ -49,7 +49,11 @@ MAX_KEPT_POOLS = 32  # over all shops; the longest unused is closed first
 class AddressRoute(Protocol):
     """Where a connection to a checked address and port really goes: there, except in tests,
     which route public addresses to loopback sinks and see every connection asked for. Raising
-    :class:`OSError` refuses that address (the next checked one is tried)."""
+    :class:`OSError` refuses that address (the next checked one is tried).
+
+    A URL whose host is an IP literal is connected to that address without asking: aiohttp
+    looks up no literal, and the literal itself is what :func:`check_host` admitted.
+    """
 
     def __call__(self, address: IPAddress, port: int) -> tuple[str, int]: ...
 
@@ -204,15 +208,14 @@ class GuardedPoster:
                 connect=timeout.pool, sock_connect=timeout.connect, sock_read=timeout.read
             ),
         ) as response:
+            # At most the cap is read; aiohttp closes a connection whose answer was not read
+            # to its end rather than keep it.
             read = 0
             while read < self.max_response_bytes:
                 chunk = await response.content.read(self.max_response_bytes - read)
                 if not chunk:
                     break
                 read += len(chunk)
-            if not response.content.at_eof():
-                # An answer not read to its end leaves the connection closed, never kept.
-                response.close()
             return response.status
 
     async def _pool(self, pin: _Pin) -> _Pool:
@@ -231,8 +234,12 @@ class GuardedPoster:
             for index, other in enumerate(idle)
             if index < over or now - self._pools[other].last_used > self.keepalive_seconds
         ]
-        for session in closing:
-            await session.close()
+        try:
+            for session in closing:
+                await session.close()
+        except BaseException:
+            pool.busy -= 1
+            raise
         return pool
 
     def _open(self, pin: _Pin) -> aiohttp.ClientSession:

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from adapter.net import delivery
 from adapter.net.addresses import IPAddress
 from adapter.net.delivery import GuardedPoster, PinnedResolver, _Pin
 from adapter.net.errors import InvalidUrl, UnresolvedHost, UnsafeTarget
@@ -347,3 +348,19 @@ async def test_a_post_names_its_type_and_asks_for_no_compression(shops: Shops) -
     assert arrival.headers["content-length"] == str(len(b"Len=1&Data=AB"))
     assert arrival.headers["accept-encoding"] == "identity"
     assert arrival.headers["user-agent"] == "paygate-adapter"
+
+
+async def test_beyond_the_kept_pools_the_longest_unused_is_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(delivery, "MAX_KEPT_POOLS", 1)
+    first, second = _kept_alive(), _kept_alive()
+    resolver = FakeResolver({"shop.example": [str(CHECKED)]})
+    async with (
+        serving(first, str(CHECKED)) as first_port,
+        serving(second, str(CHECKED)) as second_port,
+        _poster(resolver) as poster,
+    ):
+        for port in (first_port, second_port, first_port):
+            assert await _post(poster, f"http://shop.example:{port}/") == 200
+    assert (first.connections, second.connections) == (2, 1)
