@@ -137,7 +137,7 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     grace = settings.shutdown_grace_seconds
     if args.workers == 1:
-        app = create_app(settings, codes)
+        app = create_app(settings, codes, freeze_after_startup=True)
         return _until_stopped(_server(app, args.host, args.port, grace=grace).serve())
     if serves_one_process(settings.database_url):
         print(

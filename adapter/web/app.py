@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import logging
 import os
@@ -209,7 +210,11 @@ def create_app(
     notify_route: AddressRoute = direct,
     clock: Clock = utc_now,
     run_migrations: bool = True,
+    freeze_after_startup: bool = False,
 ) -> Starlette:
+    """The adapter's ASGI app. ``freeze_after_startup`` is for a process that serves this app
+    alone (``paygate-adapter serve``): see :func:`freeze_startup_objects`."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with (
@@ -225,6 +230,8 @@ def create_app(
         ):
             app.state.ctx = ctx
             app.state.outbox = worker
+            if freeze_after_startup:
+                freeze_startup_objects()
             yield
 
     routes = [
@@ -249,10 +256,22 @@ def create_app(
     return app
 
 
+def freeze_startup_objects() -> None:
+    """Keep what the process has built by now (modules, settings, the schema, compiled
+    statements, most of its memory) out of the cyclic garbage collector's full passes: they
+    live as long as the process, and a full pass over them paused the event loop for up to
+    60 ms under load, the notify's slowest answers (docs/performance.md#known-traps)."""
+    gc.collect()
+    gc.freeze()
+
+
 def app_from_environment() -> Starlette:
     """The app of a worker process that ``serve --workers`` started: the configuration, the
     mapping and the logging are named in its environment; the parent has migrated already."""
     configure_logging(os.environ.get(LOG_FORMAT_ENV, "json"), os.environ.get(LOG_LEVEL_ENV, "INFO"))
     return create_app(
-        load_settings(), load_mapping(os.environ.get(MAPPING_ENV)), run_migrations=False
+        load_settings(),
+        load_mapping(os.environ.get(MAPPING_ENV)),
+        run_migrations=False,
+        freeze_after_startup=True,
     )
