@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -72,9 +73,9 @@ async def _same_port_on_both(
 
 @contextlib.asynccontextmanager
 async def _poster(
-    resolver: Resolver, policy: TargetPolicy = AS_IF_PUBLIC, **options: object
+    resolver: Resolver, policy: TargetPolicy = AS_IF_PUBLIC, **options: Any
 ) -> AsyncIterator[GuardedPoster]:
-    poster = GuardedPoster(resolver, policy, **options)  # type: ignore[arg-type]
+    poster = GuardedPoster(resolver, policy, **options)
     try:
         yield poster
     finally:
@@ -314,29 +315,23 @@ async def test_a_post_the_kept_connection_drops_is_sent_once_more_on_a_new_one()
     assert shop.connections == 2
 
 
+async def _connections_for_two_posts(shop: Sink, **options: Any) -> int:
+    """How many connections ``shop`` saw for two POSTs in turn through one poster."""
+    resolver = FakeResolver({"shop.example": [str(CHECKED)]})
+    async with serving(shop, str(CHECKED)) as port, _poster(resolver, **options) as poster:
+        for _ in range(2):
+            assert await _post(poster, f"http://shop.example:{port}/") == 200
+    return shop.connections
+
+
 async def test_an_answer_over_the_cap_is_cut_and_leaves_no_connection_to_reuse() -> None:
     shop = _kept_alive()
     shop.body = b"x" * 1_000_000
-    resolver = FakeResolver({"shop.example": [str(CHECKED)]})
-    async with (
-        serving(shop, str(CHECKED)) as port,
-        _poster(resolver, max_response_bytes=1000) as poster,
-    ):
-        for _ in range(2):
-            assert await _post(poster, f"http://shop.example:{port}/") == 200
-    assert shop.connections == 2
+    assert await _connections_for_two_posts(shop, max_response_bytes=1000) == 2
 
 
 async def test_no_connection_is_kept_without_a_keep_alive_time() -> None:
-    shop = _kept_alive()
-    resolver = FakeResolver({"shop.example": [str(CHECKED)]})
-    async with (
-        serving(shop, str(CHECKED)) as port,
-        _poster(resolver, keepalive_seconds=0) as poster,
-    ):
-        for _ in range(2):
-            assert await _post(poster, f"http://shop.example:{port}/") == 200
-    assert shop.connections == 2
+    assert await _connections_for_two_posts(_kept_alive(), keepalive_seconds=0) == 2
 
 
 async def test_a_post_names_its_type_and_asks_for_no_compression(shops: Shops) -> None:
