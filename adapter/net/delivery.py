@@ -14,7 +14,7 @@ gets a new connection to where it resolves now, or none. Kept connections idle a
 reused. Reuse spares each delivery a TCP (and TLS) handshake.
 
 aiohttp rather than httpx: the same exchange through httpcore (its h11 state machine, anyio
-locks and cancel scopes) cost a delivery about 210 µs of CPU, on aiohttp's C parser about 130
+locks and cancel scopes) cost a delivery about 210 µs of CPU, on aiohttp's C parser about 110
 (docs/performance.md#known-traps). Redirects are never followed, environment proxies never used,
 cookies never kept, and at most ``max_response_bytes`` of an answer are read; the rest is dropped
 with its connection. Failures are raised as httpx's exceptions, as every other HTTP call of the
