@@ -16,9 +16,9 @@ reused. Reuse spares each delivery a TCP (and TLS) handshake.
 aiohttp rather than httpx: the same exchange through httpcore (its h11 state machine, anyio
 locks and cancel scopes) cost a delivery about 210 µs of CPU, on aiohttp's C parser about 110
 (docs/performance.md#known-traps). Redirects are never followed, environment proxies never used,
-cookies never kept, and at most ``max_response_bytes`` of an answer are read; the rest is dropped
-with its connection. Failures are raised as httpx's exceptions, as every other HTTP call of the
-adapter raises them.
+cookies never kept, a POST takes at most ``deadline_seconds`` in all, and at most
+``max_response_bytes`` of an answer are read; the rest is dropped with its connection. Failures
+are raised as httpx's exceptions, as every other HTTP call of the adapter raises them.
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ from adapter.net.urls import DEFAULT_PORTS
 
 MAX_RESPONSE_BYTES = 64 * 1024
 KEEPALIVE_SECONDS = 5.0
+# The longest one POST may take in all: each read has its own timeout, but a shop that drips
+# its answer a byte at a time would otherwise hold the delivery, and the outbox pass it is in.
+DEADLINE_SECONDS = 30.0
 MAX_KEPT_POOLS = 32  # over all shops; the longest unused is closed first
 
 
@@ -141,6 +144,7 @@ class GuardedPoster:
         ssl_context: ssl.SSLContext | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         keepalive_seconds: float = KEEPALIVE_SECONDS,
+        deadline_seconds: float = DEADLINE_SECONDS,
         route: AddressRoute = direct,
     ) -> None:
         self.resolver = resolver
@@ -148,6 +152,7 @@ class GuardedPoster:
         self.ssl_context = ssl_context or httpx.create_ssl_context()
         self.max_response_bytes = max_response_bytes
         self.keepalive_seconds = keepalive_seconds
+        self.deadline_seconds = deadline_seconds
         self.route = route
         self._pools: dict[_Pin, _Pool] = {}  # the longest unused first
 
@@ -205,7 +210,10 @@ class GuardedPoster:
             headers=headers,
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(
-                connect=timeout.pool, sock_connect=timeout.connect, sock_read=timeout.read
+                total=self.deadline_seconds,
+                connect=timeout.pool,
+                sock_connect=timeout.connect,
+                sock_read=timeout.read,
             ),
         ) as response:
             # At most the cap is read; aiohttp closes a connection whose answer was not read

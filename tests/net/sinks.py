@@ -36,6 +36,7 @@ class Sink:
     it, or ``close_after`` answers on it); otherwise each answer says ``connection: close``.
     ``hang_up_after`` answers on one connection, the next request is read and the connection
     closed without an answer (a shop dropping an idle connection just as a request arrives).
+    With ``drip_seconds`` the body goes out one byte at a time, that long apart.
     """
 
     status: int = 200
@@ -44,6 +45,7 @@ class Sink:
     keep_alive: bool = False
     close_after: int | None = None
     hang_up_after: int | None = None
+    drip_seconds: float | None = None
     arrivals: list[Arrival] = field(default_factory=list)
     connections: int = 0
     _server_names: dict[int, str] = field(default_factory=dict)
@@ -87,8 +89,14 @@ class Sink:
             f"HTTP/1.1 {self.status} Answer\r\ncontent-length: {len(self.body)}\r\n"
             f"connection: {connection}\r\n{extra}\r\n".encode("latin-1")
         )
-        writer.write(self.body)
-        await writer.drain()
+        if self.drip_seconds is None:
+            writer.write(self.body)
+            await writer.drain()
+            return
+        for byte in self.body:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(self.drip_seconds)
 
     def remember_server_name(
         self, ssl_object: ssl.SSLObject, name: str | None, _: ssl.SSLContext

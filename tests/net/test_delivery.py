@@ -359,3 +359,16 @@ async def test_beyond_the_kept_pools_the_longest_unused_is_closed(
         for port in (first_port, second_port, first_port):
             assert await _post(poster, f"http://shop.example:{port}/") == 200
     assert (first.connections, second.connections) == (2, 1)
+
+
+async def test_an_answer_dripped_past_the_deadline_is_a_read_timeout() -> None:
+    """Each byte comes well within the read timeout; the whole answer does not."""
+    shop = Sink(body=b"x" * 1000, drip_seconds=0.05)
+    resolver = FakeResolver({"shop.example": [str(CHECKED)]})
+    async with (
+        serving(shop, str(CHECKED)) as port,
+        _poster(resolver, deadline_seconds=0.5) as poster,
+    ):
+        with pytest.raises(httpx.ReadTimeout):
+            await _post(poster, f"http://shop.example:{port}/")
+    assert len(shop.arrivals) == 1
