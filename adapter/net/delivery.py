@@ -70,10 +70,34 @@ _CLIENT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "identity", "User-Agent":
 _RESENT_ONCE = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
+class _Target(NamedTuple):
+    """A URL as a POST needs it: read once by httpx, rebuilt for aiohttp without re-quoting."""
+
+    scheme: str
+    host: str  # IDNA-encoded; an IPv6 address without brackets
+    port: int
+    host_header: str
+    url: URL
+
+
 @functools.lru_cache(maxsize=256)
-def _parsed(url: str) -> httpx.URL:
-    # A URLNotify is posted to again and again: its parse is kept (httpx.URL is immutable).
-    return httpx.URL(url)
+def _target(url: str) -> _Target:
+    # A URLNotify is posted to again and again: its reading is kept (both URLs are immutable).
+    parsed = httpx.URL(url)
+    if parsed.scheme not in DEFAULT_PORTS:
+        raise httpx.UnsupportedProtocol("only http and https are sent")
+    host = parsed.raw_host.decode("ascii")
+    port = parsed.port or DEFAULT_PORTS["https" if parsed.scheme == "https" else "http"]
+    path, _, query = parsed.raw_path.decode("ascii").partition("?")
+    built = URL.build(
+        scheme=parsed.scheme,
+        host=f"[{host}]" if ":" in host else host,
+        port=port,
+        path=path,
+        query_string=query,
+        encoded=True,  # sent as httpx reads it, never re-quoted
+    )
+    return _Target(parsed.scheme, host, port, parsed.netloc.decode("ascii"), built)
 
 
 class _Pin(NamedTuple):
@@ -160,38 +184,21 @@ class GuardedPoster:
         self, url: str, content: bytes, content_type: str, timeout: httpx.Timeout
     ) -> int:
         """POST ``content`` to ``url``; the answer's HTTP status (a redirect is an answer too)."""
-        parsed = _parsed(url)
-        if parsed.scheme not in DEFAULT_PORTS:
-            raise httpx.UnsupportedProtocol("only http and https are sent")
-        host = parsed.raw_host.decode("ascii")
-        port = parsed.port or DEFAULT_PORTS["https" if parsed.scheme == "https" else "http"]
-        addresses = await check_host(host, port, self.resolver, self.policy)
-        path, _, query = parsed.raw_path.decode("ascii").partition("?")
-        target = URL.build(
-            scheme=parsed.scheme,
-            host=f"[{host}]" if ":" in host else host,
-            port=port,
-            path=path,
-            query_string=query,
-            encoded=True,  # sent as httpx reads it, never re-quoted
-        )
-        headers = {
-            **_CLIENT_HEADERS,
-            "Host": parsed.netloc.decode("ascii"),
-            "Content-Type": content_type,
-        }
-        pool = await self._pool(_Pin(parsed.scheme, host, port, addresses))
+        target = _target(url)
+        addresses = await check_host(target.host, target.port, self.resolver, self.policy)
+        headers = {**_CLIENT_HEADERS, "Host": target.host_header, "Content-Type": content_type}
+        pool = await self._pool(_Pin(target.scheme, target.host, target.port, addresses))
         try:
             with as_httpx_errors(None):
                 try:
-                    return await self._exchange(pool.session, target, headers, content, timeout)
+                    return await self._exchange(pool.session, target.url, headers, content, timeout)
                 except aiohttp.ClientConnectorError:
                     raise
                 except _RESENT_ONCE:
                     # Dropped without an answer: a kept connection the shop closed as the POST
                     # went out. Sent again, once, on a new connection. (A URLNotify may arrive
                     # twice in any case: deliveries are at least once.)
-                    return await self._exchange(pool.session, target, headers, content, timeout)
+                    return await self._exchange(pool.session, target.url, headers, content, timeout)
         finally:
             pool.busy -= 1
             pool.last_used = time.monotonic()

@@ -33,12 +33,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        # SQLite binds through bind_processor below; other backends take aware datetimes.
+        return None if value is None else _in_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -56,15 +52,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         return super().result_processor(dialect, coltype)
 
 
-def _sqlite_text_from_utc(value: datetime | None) -> str | None:
-    # The text SQLAlchemy's SQLite processor writes ("2026-12-06 12:30:05.123456", microseconds
-    # always), made by one C call rather than its %-format of seven fields after
-    # process_bind_param: about 2.6 -> 1.5 µs, and a notify binds about ten.
-    if value is None:
-        return None
+def _in_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetime")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.astimezone(UTC)
+
+
+def _sqlite_text_from_utc(value: datetime | None) -> str | None:
+    # The text SQLAlchemy's SQLite processor writes ("2026-12-06 12:30:05.123456", microseconds
+    # always), made by one C call rather than its %-format of seven fields after a conversion
+    # to naive UTC: about 2.6 -> 1.5 µs, and a notify binds about ten.
+    if value is None:
+        return None
+    return _in_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _utc_from_sqlite_text(value: str | None) -> datetime | None:

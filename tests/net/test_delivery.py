@@ -169,16 +169,26 @@ async def test_a_refused_connection_is_an_httpx_connect_error(shops: Shops) -> N
             await _post(poster, f"http://shop.example:{shops.port}/")
 
 
-async def test_tls_checks_the_host_name_while_connecting_to_the_pinned_address(
-    tmp_path: Path,
-) -> None:
-    certs = certificates(tmp_path, ["shop.example"])
+@contextlib.asynccontextmanager
+async def _tls_shop(
+    tmp_path: Path, certified_for: list[str]
+) -> AsyncIterator[tuple[Sink, int, GuardedPoster]]:
+    """A TLS sink with a certificate for ``certified_for``, on the checked address, and a poster
+    that trusts its CA and finds shop.example there."""
+    certs = certificates(tmp_path, certified_for)
     sink = Sink()
     resolver = FakeResolver({"shop.example": [str(CHECKED)]})
     async with (
         serving(sink, tls=certs.server) as port,
         _poster(resolver, ssl_context=certs.client) as poster,
     ):
+        yield sink, port, poster
+
+
+async def test_tls_checks_the_host_name_while_connecting_to_the_pinned_address(
+    tmp_path: Path,
+) -> None:
+    async with _tls_shop(tmp_path, ["shop.example"]) as (sink, port, poster):
         status = await _post(poster, f"https://shop.example:{port}/ok")
     assert status == 200
     [arrival] = sink.arrivals
@@ -190,13 +200,7 @@ async def test_tls_checks_the_host_name_while_connecting_to_the_pinned_address(
 
 
 async def test_tls_refuses_a_certificate_for_another_name(tmp_path: Path) -> None:
-    certs = certificates(tmp_path, ["other.example"])
-    sink = Sink()
-    resolver = FakeResolver({"shop.example": [str(CHECKED)]})
-    async with (
-        serving(sink, tls=certs.server) as port,
-        _poster(resolver, ssl_context=certs.client) as poster,
-    ):
+    async with _tls_shop(tmp_path, ["other.example"]) as (sink, port, poster):
         with pytest.raises(httpx.ConnectError):
             await _post(poster, f"https://shop.example:{port}/")
     assert sink.arrivals == []
