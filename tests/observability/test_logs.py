@@ -57,6 +57,18 @@ def test_a_hop_is_one_json_line_with_the_correlation_keys_bound_for_the_request(
     assert not {"request_id", "merchant_id", "trans_id", "pay_id"} & set(after)
 
 
+def test_a_line_keeps_text_as_given_and_writes_other_values_as_text(
+    captured: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("json", "DEBUG")
+    structlog.get_logger("t").info("x", shop="Café ☕", path=Path("/a"), at=NOW)
+    structlog.get_logger("t").info("y", big=2**70)
+    line, big = _lines(captured.readouterr().err)
+    assert (line["shop"], line["at"]) == ("Café ☕", NOW.isoformat())
+    assert line["path"] == repr(Path("/a"))
+    assert big["big"] == 2**70
+
+
 @pytest.mark.parametrize(("level", "lines"), [("DEBUG", 1), ("INFO", 0)])
 def test_a_routine_hop_is_a_line_at_debug_and_none_at_info(
     captured: pytest.CaptureFixture[str], level: str, lines: int
