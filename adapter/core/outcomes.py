@@ -12,7 +12,9 @@ from adapter.alipayplus.models import Result
 from adapter.core.context import Context
 from adapter.core.journal import payment_event
 from adapter.errors import UpstreamUnknown
-from adapter.model import OPEN_STATES, Payment, PaymentState, ShopNotice
+from adapter.model import OPEN_STATES, Event, Payment, PaymentState, ShopNotice
+from adapter.observability.logs import bind_correlation
+from adapter.store.payments import Settling
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +28,8 @@ async def apply_payment_result(
     """
     if result.status == "U" or payment.state.is_final:
         return payment
-    if result.status == "S" and not payment.cancel_requested:
-        state = PaymentState.SUCCESS
-    elif payment.cancel_requested:
-        state = PaymentState.CANCELLED
-    else:
-        state = PaymentState.FAILED
-    values: dict[str, Any] = {"result_code": result.code}
-    if alipay_payment_id:
-        values["alipay_payment_id"] = alipay_payment_id
+    state = final_state(result, cancel_requested=payment.cancel_requested)
+    values = _result_values(result, alipay_payment_id)
     final = replace(payment, state=state, result_code=result.code)
     events = [payment_event(ctx.clock, payment, state, result.code)]
     notice = shop_notice(ctx, final)
@@ -54,6 +49,64 @@ async def apply_payment_result(
     ctx.journal.changed(events)
     if notice is not None:
         ctx.outbox_wakeup.set()
+    return stored
+
+
+def final_state(result: Result, *, cancel_requested: bool) -> PaymentState:
+    """The state an S or F result settles a payment in: once a cancel was requested, a success
+    never wins."""
+    if cancel_requested:
+        return PaymentState.CANCELLED
+    return PaymentState.SUCCESS if result.status == "S" else PaymentState.FAILED
+
+
+def _result_values(result: Result, alipay_payment_id: str | None) -> dict[str, Any]:
+    values: dict[str, Any] = {"result_code": result.code}
+    if alipay_payment_id:
+        values["alipay_payment_id"] = alipay_payment_id
+    return values
+
+
+async def settle_notified(
+    ctx: Context,
+    pay_id: str,
+    result: Result,
+    *,
+    price: tuple[int, str] | None,
+    alipay_payment_id: str | None,
+    verdict: Event,
+) -> Payment | None:
+    """Apply a notify's S or F result in one write, without reading the payment first: only
+    if the payment is open and, with a ``price`` (amount, currency), costs that. ``verdict``
+    (the notify's own event) is written with the state it sets. The payment as now stored, or
+    None when nothing was written: the caller reads the payment to tell why.
+    """
+    written: list[Event] = []
+    notified: list[ShopNotice | None] = []
+
+    def complete(stored: Payment) -> tuple[ShopNotice | None, list[Event]]:
+        written[:] = [verdict, payment_event(ctx.clock, stored, stored.state, result.code)]
+        notified[:] = [shop_notice(ctx, stored)]
+        return notified[0], written
+
+    states = Settling(
+        otherwise=final_state(result, cancel_requested=False),
+        if_cancel_requested=final_state(result, cancel_requested=True),
+    )
+    stored = await ctx.payments.settle(
+        pay_id,
+        states,
+        price=price,
+        now=ctx.clock(),
+        from_states=OPEN_STATES,
+        complete=complete,
+        **_result_values(result, alipay_payment_id),
+    )
+    if stored is not None:
+        bind_correlation(pay_id=stored.pay_id, merchant_id=stored.merchant_id)
+        ctx.journal.changed(written)
+        if notified[0] is not None:
+            ctx.outbox_wakeup.set()
     return stored
 
 

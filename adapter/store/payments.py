@@ -13,9 +13,11 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    String,
     Update,
     and_,
     bindparam,
+    case,
     func,
     select,
     update,
@@ -30,6 +32,15 @@ from adapter.store.journal import write_events
 from adapter.store.leases import Leases, Schedule, new_owner
 from adapter.store.statements import Statement, inserting, one_of
 from adapter.store.tables import notifications, notify_attempts, payments, row_columns
+
+
+@dataclass(frozen=True)
+class Settling:
+    """The final state a settlement sets: one for a payment whose cancel was requested, one
+    for the others."""
+
+    otherwise: PaymentState
+    if_cancel_requested: PaymentState
 
 
 @dataclass(frozen=True)
@@ -200,6 +211,38 @@ def _finalizing(from_states: tuple[str, ...], columns: tuple[str, ...]) -> State
 
 
 @functools.cache
+def _settling(from_states: tuple[str, ...], columns: tuple[str, ...], priced: bool) -> Statement:
+    """Settle a payment in one of ``from_states`` (and, if ``priced``, of the amount given): in
+    ``if_cancel_requested`` once a cancel was requested, else in ``new_state``; answering with
+    the row as it is now stored."""
+    where = [
+        payments.c.pay_id == bindparam("settled_pay_id"),
+        one_of(payments.c.state, from_states),
+    ]
+    if priced:
+        where += [
+            payments.c.amount == bindparam("amount"),
+            payments.c.currency == bindparam("currency"),
+        ]
+    state = case(
+        (payments.c.cancel_requested, bindparam("if_cancel_requested", type_=String)),
+        else_=bindparam("new_state", type_=String),
+    )
+    return Statement(
+        update(payments)
+        .where(*where)
+        .values(
+            {
+                "state": state,
+                "updated_at": bindparam("now"),
+                **{column: bindparam(column) for column in columns},
+            }
+        )
+        .returning(*PAYMENT_COLUMNS)
+    )
+
+
+@functools.cache
 def _claiming_notifications(limit: int) -> Statement:
     due = and_(
         notifications.c.status == "pending", notifications.c.next_attempt_at <= bindparam("now")
@@ -365,6 +408,50 @@ class PaymentStore:
                 queue_notification(conn, pay_id, state, notice, now)
             write_events(conn, events)
             return payment_from_row(moved[0])
+
+        return await self.db.write(work)
+
+    async def settle(
+        self,
+        pay_id: str,
+        states: Settling,
+        *,
+        price: tuple[int, str] | None,
+        now: datetime,
+        from_states: Collection[PaymentState],
+        complete: Callable[[Payment], tuple[ShopNotice | None, Sequence[Event]]],
+        **values: Any,
+    ) -> Payment | None:
+        """Settle the payment in one write, if it is in ``from_states`` and, with a ``price``
+        (amount, currency), costs that: the state ``states`` picks by its cancel flag, with
+        ``values``. ``complete`` gives the settled payment's shop notification and events,
+        queued and written in the same transaction. The payment as now stored, or None when
+        nothing was written (unknown, another price, or no longer in ``from_states``).
+        """
+        statement = _settling(
+            tuple(s.value for s in from_states), tuple(sorted(values)), price is not None
+        )
+        amount, currency = price if price is not None else (None, None)
+
+        def work(conn: Connection) -> Payment | None:
+            moved = statement.rows(
+                conn,
+                settled_pay_id=pay_id,
+                new_state=states.otherwise.value,
+                if_cancel_requested=states.if_cancel_requested.value,
+                amount=amount,
+                currency=currency,
+                now=now,
+                **values,
+            )
+            if len(moved) != 1:
+                return None
+            stored = payment_from_row(moved[0])
+            notice, events = complete(stored)
+            if notice is not None:
+                queue_notification(conn, pay_id, stored.state, notice, now)
+            write_events(conn, events)
+            return stored
 
         return await self.db.write(work)
 

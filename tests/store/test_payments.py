@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import Awaitable
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from adapter.errors import DuplicateTransID
-from adapter.model import OPEN_STATES, Payment, PaymentState
-from adapter.store.payments import PaymentStore
+from adapter.model import OPEN_STATES, Event, Hop, Payment, PaymentState
+from adapter.store.journal import JournalStore
+from adapter.store.payments import PaymentStore, Settling
+from adapter.store.tables import payments
 from tests.support.models import NOTICE, NOW, a_failed_attempt, a_payment
 
 
@@ -150,3 +155,71 @@ async def test_two_workers_competing_for_due_notifications_deliver_each_once(
     )
     claimed = [n.pay_id for batch in claims for n in batch]
     assert sorted(claimed) == sorted(f"{n:032x}" for n in range(12))
+
+
+_SETTLES_PAID = Settling(otherwise=PaymentState.SUCCESS, if_cancel_requested=PaymentState.CANCELLED)
+
+
+def _settled_by(store: PaymentStore, price: tuple[int, str] | None) -> Awaitable[Payment | None]:
+    """A notify's settlement of payment ``a…a`` as paid, with its notification and one event."""
+    return store.settle(
+        "a" * 32,
+        _SETTLES_PAID,
+        price=price,
+        now=NOW,
+        from_states=OPEN_STATES,
+        complete=lambda paid: (
+            NOTICE,
+            [Event(NOW, Hop.PAYMENT, paid.state.value, "SUCCESS", pay_id=paid.pay_id)],
+        ),
+        result_code="SUCCESS",
+        alipay_payment_id="ALIPAY-1",
+    )
+
+
+@pytest.mark.parametrize("price", [(1250, "EUR"), None])
+async def test_a_settlement_of_the_price_stores_the_state_its_notification_and_events(
+    store: PaymentStore, price: tuple[int, str] | None
+) -> None:
+    await store.insert(_payment(), events=[])
+    settled = await _settled_by(store, price)
+    assert settled == await store.get("a" * 32)
+    assert settled is not None and settled.state is PaymentState.SUCCESS
+    assert (settled.result_code, settled.alipay_payment_id) == ("SUCCESS", "ALIPAY-1")
+    (notification,) = await store.notifications_for("a" * 32)
+    assert notification.final_state is PaymentState.SUCCESS
+    timeline = await JournalStore(store.db).timeline("a" * 32)
+    assert [event.name for event in timeline] == ["SUCCESS"]
+
+
+@pytest.mark.parametrize("price", [(1251, "EUR"), (1250, "USD")])
+async def test_a_settlement_of_another_price_writes_nothing(
+    store: PaymentStore, price: tuple[int, str]
+) -> None:
+    await store.insert(_payment())
+    assert await _settled_by(store, price) is None
+    assert await store.get("a" * 32) == _payment()
+    assert await store.notifications_for("a" * 32) == []
+    assert await JournalStore(store.db).timeline("a" * 32) == []
+
+
+async def test_a_settlement_picks_the_cancelled_state_once_a_cancel_was_requested(
+    store: PaymentStore,
+) -> None:
+    await store.insert(_payment())
+    await store.db.write(
+        lambda conn: conn.execute(update(payments).values(cancel_requested=True)).rowcount
+    )
+    settled = await _settled_by(store, (1250, "EUR"))
+    assert settled is not None and settled.state is PaymentState.CANCELLED
+    (notification,) = await store.notifications_for("a" * 32)
+    assert notification.final_state is PaymentState.CANCELLED
+
+
+async def test_a_settlement_of_a_final_or_unknown_payment_writes_nothing(
+    store: PaymentStore,
+) -> None:
+    assert await _settled_by(store, None) is None
+    await store.insert(dataclasses.replace(_payment(), state=PaymentState.FAILED))
+    assert await _settled_by(store, None) is None
+    assert await store.notifications_for("a" * 32) == []
