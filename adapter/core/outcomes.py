@@ -81,13 +81,14 @@ async def settle_notified(
     (the notify's own event) is written with the state it sets. The payment as now stored, or
     None when nothing was written: the caller reads the payment to tell why.
     """
+    notice: ShopNotice | None = None
     written: list[Event] = []
-    notified: list[ShopNotice | None] = []
 
     def complete(stored: Payment) -> tuple[ShopNotice | None, list[Event]]:
-        written[:] = [verdict, payment_event(ctx.clock, stored, stored.state, result.code)]
-        notified[:] = [shop_notice(ctx, stored)]
-        return notified[0], written
+        nonlocal notice, written
+        notice = shop_notice(ctx, stored)
+        written = [verdict, payment_event(ctx.clock, stored, stored.state, result.code)]
+        return notice, written
 
     states = Settling(
         otherwise=final_state(result, cancel_requested=False),
@@ -105,7 +106,7 @@ async def settle_notified(
     if stored is not None:
         bind_correlation(pay_id=stored.pay_id, merchant_id=stored.merchant_id)
         ctx.journal.changed(written)
-        if notified[0] is not None:
+        if notice is not None:
             ctx.outbox_wakeup.set()
     return stored
 
