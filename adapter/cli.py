@@ -64,6 +64,7 @@ from adapter.store.db import MIGRATIONS, Database, migrate, serves_one_process
 from adapter.store.payments import NotificationSelection
 from adapter.store.queries import Attempt, Backlog, NotificationLine
 from adapter.web.app import create_app
+from adapter.web.serving import CoalescingHttpToolsProtocol
 
 DEMO_MERCHANT = "DemoShop"
 DEMO_CLIENT_ID = "SANDBOX_DEMO_CLIENT"
@@ -74,6 +75,7 @@ def _server(app: Any, host: str, port: int, *, grace: float | None = None) -> uv
         app,
         host=host,
         port=port,
+        http=CoalescingHttpToolsProtocol,
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=None if grace is None else int(grace + 0.999),
@@ -164,6 +166,7 @@ def serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
+            http=CoalescingHttpToolsProtocol,
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=int(grace + 0.999),

@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 from starlette.types import ASGIApp
 
+from adapter.web.serving import CoalescingHttpToolsProtocol
 from tests.support.waiting import wait_until
 
 # Ports handed out by reserve_port, with their bound sockets, until serve() takes them.
@@ -72,7 +73,7 @@ def reserve_port() -> int:
 
 
 @contextmanager
-def serve(app: ASGIApp, port: int | None = None) -> Iterator[str]:
+def serve(app: ASGIApp, port: int | None = None, *, keep_alive_seconds: int = 5) -> Iterator[str]:
     """Run ``app`` with uvicorn on 127.0.0.1 and yield its base URL until the block ends.
 
     ``port`` must come from :func:`reserve_port`; without one a port is reserved here.
@@ -81,7 +82,14 @@ def serve(app: ASGIApp, port: int | None = None) -> Iterator[str]:
     with _reserved_lock:
         sock = _reserved.pop(port)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=port,
+        http=CoalescingHttpToolsProtocol,  # as the adapter serves (adapter.cli)
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_keep_alive=keep_alive_seconds,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(
