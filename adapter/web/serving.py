@@ -2,8 +2,8 @@
 answer's head and body in one write.
 
 uvicorn writes an answer's status line and headers when the app starts the answer, and the
-body when the app sends it: two system calls and two segments for answers that fit in one,
-and on loopback the kernel's receive path runs twice in the sender (docs/performance.md).
+body when the app sends it: two system calls and two segments for answers that fit in one, and
+on loopback the kernel's receive path runs twice in the sender (docs/performance.md#known-traps).
 Here the head is held back until the next write, which it joins, or until the event loop's
 current turn ends, whichever comes first: an answer to HEAD and an app that waits between head
 and body send no write for the head to join, and still get their head out at once.

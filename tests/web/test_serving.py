@@ -120,3 +120,13 @@ def test_an_answer_to_head_arrives_without_a_body_to_carry_it() -> None:
         (head,) = _read_answers(sock, False)
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"content-length: 5" in head
+
+
+def test_a_request_uvicorn_cannot_parse_gets_its_400_before_the_connection_closes() -> None:
+    with serve(echo_path, keep_alive_seconds=120) as url, _connect(url) as sock:
+        sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):  # until the server closes the connection
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 400 ")
+    assert received.endswith(b"Invalid HTTP request received.")
