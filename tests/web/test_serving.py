@@ -28,17 +28,21 @@ class Recorder(asyncio.Transport):
         self.closed = True
 
 
-async def test_a_head_and_the_body_after_it_go_out_in_one_write() -> None:
+def _over_recorder() -> tuple[HeadWithBody, Recorder]:
+    """A held-head transport on the running loop, over a recorder of what reaches the socket."""
     recorder = Recorder()
-    transport = HeadWithBody(recorder, asyncio.get_running_loop())
+    return HeadWithBody(recorder, asyncio.get_running_loop()), recorder
+
+
+async def test_a_head_and_the_body_after_it_go_out_in_one_write() -> None:
+    transport, recorder = _over_recorder()
     transport.write(HEAD)
     transport.write(b"hello")
     assert recorder.writes == [HEAD + b"hello"]
 
 
 async def test_a_head_with_no_body_after_it_goes_out_when_the_loop_turn_ends() -> None:
-    recorder = Recorder()
-    transport = HeadWithBody(recorder, asyncio.get_running_loop())
+    transport, recorder = _over_recorder()
     transport.write(HEAD)  # an answer to HEAD, or an app that waits before its body
     assert recorder.writes == []
     await asyncio.sleep(0)
@@ -48,16 +52,14 @@ async def test_a_head_with_no_body_after_it_goes_out_when_the_loop_turn_ends() -
 
 
 async def test_closing_sends_a_held_head_before_the_connection_closes() -> None:
-    recorder = Recorder()
-    transport = HeadWithBody(recorder, asyncio.get_running_loop())
+    transport, recorder = _over_recorder()
     transport.write(HEAD)
     transport.close()
     assert (recorder.writes, recorder.closed) == ([HEAD], True)
 
 
 async def test_writes_that_are_not_a_head_go_out_at_once_and_in_order() -> None:
-    recorder = Recorder()
-    transport = HeadWithBody(recorder, asyncio.get_running_loop())
+    transport, recorder = _over_recorder()
     transport.write(b"5\r\nhello\r\n")
     transport.writelines([b"0\r\n", b"\r\n"])
     assert recorder.writes == [b"5\r\nhello\r\n", b"0\r\n\r\n"]
@@ -75,8 +77,7 @@ async def echo_path(scope: Scope, receive: Receive, send: Send) -> None:
 
 def _connect(url: str) -> socket.socket:
     host, port = url.removeprefix("http://").split(":")
-    sock = socket.create_connection((host, int(port)), timeout=30)
-    return sock
+    return socket.create_connection((host, int(port)), timeout=30)
 
 
 def _read_answers(sock: socket.socket, *with_bodies: bool) -> list[bytes]:
