@@ -2,14 +2,17 @@
 
 Rows are written in the same transaction as the final state; the worker leases due rows, so
 several adapter processes can share one database, and builds each payload from committed state.
+What this process queues while its worker runs is written already leased to it and handed over
+in memory once committed, so it is sent without a claim.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -24,7 +27,7 @@ from adapter.net.errors import TargetRefused
 from adapter.net.guard import target_policy
 from adapter.observability.logs import Correlated
 from adapter.paygate.errors import PaygateError
-from adapter.store.payments import DeliveryAttempt, DueNotification, Notification
+from adapter.store.payments import DeliveryAttempt, DueNotification, Handover, Notification
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,56 @@ class OutboxWorker:
             allow_private: GuardedPoster(ctx.resolver, target_policy(allow_private), route=route)
             for allow_private in (False, True)
         }
+        # What this process queued and handed over, with when (time.monotonic()).
+        self._handed: list[tuple[float, DueNotification]] = []
+        self._handed_ready = asyncio.Event()
+        self._running = False
+        self._claimed_at = -math.inf
+        self._last_claim_full = False
+
+    def _take(self, queued: Sequence[DueNotification]) -> None:
+        at = time.monotonic()
+        self._handed.extend((at, notification) for notification in queued)
+        self._handed_ready.set()
+
+    def _handed_over(self) -> list[DueNotification]:
+        """Up to a batch of what was handed over. One whose lease is half spent is left to a
+        claim once the lease has run out: it might run out during the delivery."""
+        taken, self._handed = self._handed[:BATCH], self._handed[BATCH:]
+        fresh_since = time.monotonic() - LEASE.total_seconds() / 2
+        return [notification for at, notification in taken if at > fresh_since]
+
+    def _claim_now(self, handed: int) -> bool:
+        """Whether a pass that took ``handed`` rows over claims due rows too.
+
+        Rows handed over never call for a claim. A claim runs when one is asked for
+        (``ctx.outbox_wakeup``: a row queued another way), when the last one came back full,
+        once a poll interval (another process's rows, retries), and on every pass of a worker
+        whose passes are driven one by one rather than by :meth:`run`.
+        """
+        asked = self.ctx.outbox_wakeup.is_set()
+        self.ctx.outbox_wakeup.clear()
+        if handed >= BATCH:
+            return False
+        return (
+            asked
+            or self._last_claim_full
+            or not self._running
+            or time.monotonic() - self._claimed_at >= POLL_SECONDS
+        )
+
+    async def _until_woken(self) -> None:
+        """Until rows are handed over, a claim is asked for or the poll interval is over."""
+        self._handed_ready.clear()  # nothing is waiting in self._handed: run() just looked
+        waits = {
+            asyncio.ensure_future(event.wait())
+            for event in (self.ctx.outbox_wakeup, self._handed_ready)
+        }
+        try:
+            await asyncio.wait(waits, timeout=POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
     async def deliver(self, notification: DueNotification) -> None:
         """Deliver one notification now and record the attempt."""
@@ -136,9 +189,15 @@ class OutboxWorker:
     async def run_once(self) -> int:
         """Deliver what is due, all at once; the attempts that finish together are recorded
         in one transaction (docs/performance.md#known-traps)."""
-        due = await self.ctx.payments.claim_due_notifications(
-            now=self.ctx.clock(), lease=LEASE, limit=BATCH
-        )
+        due = self._handed_over()
+        if self._claim_now(len(due)):
+            self._claimed_at = time.monotonic()
+            limit = BATCH - len(due)
+            claimed = await self.ctx.payments.claim_due_notifications(
+                now=self.ctx.clock(), lease=LEASE, limit=limit
+            )
+            self._last_claim_full = len(claimed) == limit
+            due += claimed
         sending = {asyncio.ensure_future(self.attempt(n)) for n in due}
         recorded: set[int] = set()
         failure: BaseException | None = None
@@ -170,15 +229,23 @@ class OutboxWorker:
     async def run(self) -> None:
         """Deliver until the process stops; a delivery under way is finished first."""
         ctx = self.ctx
-        while not ctx.stopping.is_set():
-            try:
-                if await self.run_once() == BATCH:
-                    continue  # a full batch: more are likely due now, not after the poll
-            except Exception:
-                log.exception("outbox pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ctx.outbox_wakeup.wait(), POLL_SECONDS)
-            ctx.outbox_wakeup.clear()
+        ctx.payments.handover = Handover(LEASE, self._take)
+        self._running = True
+        try:
+            while not ctx.stopping.is_set():
+                try:
+                    if await self.run_once() == BATCH or self._handed:
+                        continue  # more are likely due now, not after the poll
+                except Exception:
+                    log.exception("outbox pass failed")
+                await self._until_woken()
+        finally:
+            self._running = False
+            ctx.payments.handover = None
+            # Given back for another process now rather than after their lease.
+            unsent = [notification.id for _, notification in self._handed]
+            self._handed = []
+            await asyncio.shield(ctx.payments.release_notifications(unsent))
 
     async def aclose(self) -> None:
         for poster in self._posters.values():

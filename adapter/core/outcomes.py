@@ -47,8 +47,6 @@ async def apply_payment_result(
         current = await ctx.payments.get(payment.pay_id)
         return current or payment
     ctx.journal.changed(events)
-    if notice is not None:
-        ctx.outbox_wakeup.set()
     return stored
 
 
@@ -81,14 +79,12 @@ async def settle_notified(
     (the notify's own event) is written with the state it sets. The payment as now stored, or
     None when nothing was written: the caller reads the payment to tell why.
     """
-    notice: ShopNotice | None = None
     written: list[Event] = []
 
     def complete(stored: Payment) -> tuple[ShopNotice | None, list[Event]]:
-        nonlocal notice, written
-        notice = shop_notice(ctx, stored)
+        nonlocal written
         written = [verdict, payment_event(ctx.clock, stored, stored.state, result.code)]
-        return notice, written
+        return shop_notice(ctx, stored), written
 
     states = Settling(
         otherwise=final_state(result, cancel_requested=False),
@@ -106,8 +102,6 @@ async def settle_notified(
     if stored is not None:
         bind_correlation(pay_id=stored.pay_id, merchant_id=stored.merchant_id)
         ctx.journal.changed(written)
-        if notice is not None:
-            ctx.outbox_wakeup.set()
     return stored
 
 

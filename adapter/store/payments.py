@@ -19,6 +19,7 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
+    insert,
     select,
     update,
 )
@@ -134,12 +135,81 @@ def queue_notification(
     )
 
 
-_QUEUE_NOTIFICATION = inserting(
-    notifications,
-    ("pay_id", "final_state", "url", "body", "next_attempt_at", "created_at"),
-    status="pending",
-    attempts=0,
+_QUEUED_COLUMNS = ("pay_id", "final_state", "url", "body", "next_attempt_at", "created_at")
+_QUEUE_NOTIFICATION = inserting(notifications, _QUEUED_COLUMNS, status="pending", attempts=0)
+_QUEUE_LEASED_NOTIFICATION = Statement(
+    insert(notifications)
+    .values(
+        {
+            **{name: bindparam(name) for name in (*_QUEUED_COLUMNS, "lease_owner", "lease_until")},
+            "status": "pending",
+            "attempts": 0,
+        }
+    )
+    .returning(notifications.c.id)
 )
+
+
+@dataclass(frozen=True)
+class Handover:
+    """This process's running outbox, taking the shop notifications the process queues itself.
+
+    Each is written already leased to the process for ``lease``, so no claim (a write and a
+    read of its merchant) comes before its delivery, and handed to ``take`` once its
+    transaction has committed. Should the process end first, the lease runs out and any
+    process claims the row (docs/performance.md#known-traps).
+    """
+
+    lease: timedelta
+    take: Callable[[Sequence[DueNotification]], None]
+
+
+class _Queued:
+    """The shop notifications one transaction queues; handed over after it committed."""
+
+    def __init__(self, handover: Handover | None, owner: str) -> None:
+        self._handover = handover
+        self._owner = owner
+        self._leased: list[DueNotification] = []
+
+    def add(
+        self,
+        conn: Connection,
+        payment: Payment,
+        notice: ShopNotice,
+        now: datetime,
+    ) -> None:
+        """Queue the final state ``payment`` is in, inside the transaction of ``conn``."""
+        if self._handover is None:
+            queue_notification(conn, payment.pay_id, payment.state, notice, now)
+            return
+        notification_id = _QUEUE_LEASED_NOTIFICATION.scalar(
+            conn,
+            pay_id=payment.pay_id,
+            final_state=payment.state.value,
+            url=notice.url,
+            body=notice.body,
+            next_attempt_at=now,
+            created_at=now,
+            lease_owner=self._owner,
+            lease_until=now + self._handover.lease,
+        )
+        self._leased.append(
+            DueNotification(
+                id=notification_id,
+                pay_id=payment.pay_id,
+                final_state=payment.state,
+                url=notice.url,
+                status="pending",
+                attempts=0,
+                body=notice.body,
+                merchant_id=payment.merchant_id,
+            )
+        )
+
+    def hand_over(self) -> None:
+        if self._handover is not None and self._leased:
+            self._handover.take(self._leased)
 
 
 def _notification(row: RowMapping | Mapping[str, Any]) -> Notification:
@@ -317,6 +387,8 @@ class PaymentStore:
         self.db = db
         self.owner = owner or new_owner()
         self.first_check_after = first_check_after
+        # Set while this process's outbox runs (adapter.core.outbox).
+        self.handover: Handover | None = None
 
     async def insert(self, payment: Payment, *, events: Sequence[Event] = ()) -> None:
         values = {
@@ -397,6 +469,7 @@ class PaymentStore:
         """
 
         statement = _finalizing(tuple(s.value for s in from_states), tuple(sorted(values)))
+        queued = _Queued(self.handover, self.owner)
 
         def work(conn: Connection) -> Payment | None:
             moved = statement.rows(
@@ -404,12 +477,15 @@ class PaymentStore:
             )
             if len(moved) != 1:
                 return None
+            stored = payment_from_row(moved[0])
             if notice is not None:
-                queue_notification(conn, pay_id, state, notice, now)
+                queued.add(conn, stored, notice, now)
             write_events(conn, events)
-            return payment_from_row(moved[0])
+            return stored
 
-        return await self.db.write(work)
+        stored = await self.db.write(work)
+        queued.hand_over()
+        return stored
 
     async def settle(
         self,
@@ -432,6 +508,7 @@ class PaymentStore:
             tuple(s.value for s in from_states), tuple(sorted(values)), price is not None
         )
         amount, currency = price if price is not None else (None, None)
+        queued = _Queued(self.handover, self.owner)
 
         def work(conn: Connection) -> Payment | None:
             moved = statement.rows(
@@ -449,11 +526,13 @@ class PaymentStore:
             stored = payment_from_row(moved[0])
             notice, events = complete(stored)
             if notice is not None:
-                queue_notification(conn, pay_id, stored.state, notice, now)
+                queued.add(conn, stored, notice, now)
             write_events(conn, events)
             return stored
 
-        return await self.db.write(work)
+        settled = await self.db.write(work)
+        queued.hand_over()
+        return settled
 
     async def claim_due_notifications(
         self, *, now: datetime, lease: timedelta, limit: int = 20

@@ -386,3 +386,100 @@ def test_an_attempt_that_fails_unexpectedly_leaves_the_others_recorded(
     assert failed["lease_owner"] is not None
     delivered = [row for row in by_pay_id.values() if row["status"] == "delivered"]
     assert len(delivered) == outbox.BATCH - 1 == attempts
+
+
+async def _finalize_paid(ctx: Context, first: int, count: int, notify_url: str) -> None:
+    """Payments ``first`` … of merchant Shop paid in this process, each queuing its notify."""
+    for n in range(first, first + count):
+        pay_id = f"{n:032d}"
+        await ctx.payments.insert(a_payment(pay_id=pay_id, trans_id=f"T-{n}"))
+        await ctx.payments.finalize(
+            pay_id,
+            PaymentState.SUCCESS,
+            now=ctx.clock(),
+            from_states=[PaymentState.NEW],
+            notice=ShopNotice(notify_url, f"row={n}"),
+        )
+
+
+def test_a_running_worker_sends_what_its_process_queues_without_claiming_it(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows come leased to the worker and are handed over in memory: no claim runs for
+    them, yet each reaches the shop once and is recorded delivered, its lease given up."""
+    monkeypatch.setattr(outbox, "POLL_SECONDS", 3600.0)  # no claim for the poll's sake
+    bodies: list[bytes] = []
+    claims: list[int] = []
+    real_claim = PaymentStore.claim_due_notifications
+
+    async def counted_claim(self: PaymentStore, **kwargs: Any) -> list[DueNotification]:
+        claims.append(kwargs["limit"])
+        return await real_claim(self, **kwargs)
+
+    monkeypatch.setattr(PaymentStore, "claim_due_notifications", counted_claim)
+    port = reserve_port()
+    settings = _settings(tmp_path, database_url, port)
+
+    async def queue_and_deliver(notify_url: str) -> None:
+        async with open_context(settings, load_mapping(), run_migrations=False) as ctx:
+            worker = OutboxWorker(ctx)
+            running = asyncio.create_task(worker.run())
+            try:
+                await wait_until_async(lambda: claims == [outbox.BATCH], message="no first pass")
+                await _finalize_paid(ctx, 0, ROWS, notify_url)
+                await wait_until_async(
+                    lambda: len(bodies) == ROWS, timeout=60, message="not all delivered"
+                )
+            finally:
+                ctx.stopping.set()
+                ctx.outbox_wakeup.set()
+                await running
+                await worker.aclose()
+            assert ctx.payments.handover is None
+
+    with serve(counting_shop(bodies), port) as shop_url:
+        asyncio.run(queue_and_deliver(f"{shop_url}/notify"))
+    assert sorted(bodies) == sorted(f"row={n}".encode() for n in range(ROWS))
+    assert claims == [outbox.BATCH]  # the one of the first pass, before anything was queued
+    rows, attempts = asyncio.run(_stored(database_url))
+    assert {(row["status"], row["attempts"], row["lease_owner"]) for row in rows} == {
+        ("delivered", 1, None)
+    }
+    assert attempts == ROWS
+
+
+def test_what_was_handed_over_but_not_sent_is_given_back_when_the_worker_stops(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Queued while the worker waits on a shop that does not answer, then the process stops:
+    every row is free for another process now, none stays leased for a minute."""
+    bodies: list[bytes] = []
+    gate = Gate()  # never opened: the shop holds every delivery
+    port = reserve_port()
+    settings = _settings(tmp_path, database_url, port)
+
+    async def stopped_while_busy(notify_url: str) -> None:
+        async with open_context(settings, load_mapping(), run_migrations=False) as ctx:
+            worker = OutboxWorker(ctx)
+            running = asyncio.create_task(worker.run())
+            try:
+                await _finalize_paid(ctx, 0, 1, notify_url)
+                await wait_until_async(
+                    lambda: len(bodies) == 1, timeout=30, message="no delivery reached the shop"
+                )
+                await _finalize_paid(ctx, 1, 3, notify_url)  # handed over, not yet sent
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+            finally:
+                await worker.aclose()
+
+    with serve(gated_shop(bodies, gate), port) as shop_url:
+        asyncio.run(stopped_while_busy(f"{shop_url}/notify"))
+        gate.opened.set()
+    rows, attempts = asyncio.run(_stored(database_url))
+    assert len(rows) == 4
+    assert {(row["status"], row["attempts"], row["lease_owner"]) for row in rows} == {
+        ("pending", 0, None)
+    }
+    assert attempts == 0

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections.abc import Awaitable
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from sqlalchemy import update
 from adapter.errors import DuplicateTransID
 from adapter.model import OPEN_STATES, Event, Hop, Payment, PaymentState
 from adapter.store.journal import JournalStore
-from adapter.store.payments import PaymentStore, Settling
+from adapter.store.payments import DueNotification, Handover, PaymentStore, Settling
 from adapter.store.tables import payments
 from tests.support.models import NOTICE, NOW, a_failed_attempt, a_payment
 
@@ -223,3 +224,59 @@ async def test_a_settlement_of_a_final_or_unknown_payment_writes_nothing(
     await store.insert(dataclasses.replace(_payment(), state=PaymentState.FAILED))
     assert await _settled_by(store, None) is None
     assert await store.notifications_for("a" * 32) == []
+
+
+async def test_a_settlement_under_a_handover_leases_its_notification_and_hands_it_over(
+    store: PaymentStore,
+) -> None:
+    """With this process's outbox running, the row is written leased to it and handed over
+    once committed: no claim finds it, and the outbox has all a delivery needs."""
+    handed: list[DueNotification] = []
+    store.handover = Handover(timedelta(seconds=60), handed.extend)
+    await store.insert(_payment())
+    settled = await _settled_by(store, (1250, "EUR"))
+    assert settled is not None
+    (stored,) = await store.notifications_for("a" * 32)
+    assert handed == [
+        DueNotification(
+            id=stored.id,
+            pay_id="a" * 32,
+            final_state=PaymentState.SUCCESS,
+            url=NOTICE.url,
+            status="pending",
+            attempts=0,
+            body=NOTICE.body,
+            merchant_id=settled.merchant_id,
+        )
+    ]
+    assert await store.claim_due_notifications(now=NOW, lease=timedelta(seconds=60)) == []
+    later = NOW + timedelta(seconds=61)  # the lease ran out: the process is gone
+    (claimed,) = await store.claim_due_notifications(now=later, lease=timedelta(seconds=60))
+    assert claimed.id == stored.id
+
+
+async def test_a_finalize_under_a_handover_hands_over_only_what_it_committed(
+    store: PaymentStore,
+) -> None:
+    handed: list[DueNotification] = []
+    store.handover = Handover(timedelta(seconds=60), handed.extend)
+    await store.insert(_payment())
+    finalize = functools.partial(
+        store.finalize, "a" * 32, now=NOW, from_states=OPEN_STATES, notice=NOTICE
+    )
+    assert await finalize(PaymentState.SUCCESS) is not None
+    assert await finalize(PaymentState.FAILED) is None  # no longer open: nothing written
+    assert [(n.pay_id, n.final_state) for n in handed] == [("a" * 32, PaymentState.SUCCESS)]
+    await store.insert(_payment(pay_id="b" * 32, trans_id="T-2"))
+    unwritable = Event(NOW, Hop.PAYMENT, "SUCCESS", detail={"x": object()})  # type: ignore[dict-item]
+    with pytest.raises(TypeError):  # after the row was queued: the transaction rolls back
+        await store.finalize(
+            "b" * 32,
+            PaymentState.SUCCESS,
+            now=NOW,
+            from_states=OPEN_STATES,
+            notice=NOTICE,
+            events=[unwritable],
+        )
+    assert await store.notifications_for("b" * 32) == []
+    assert len(handed) == 1
