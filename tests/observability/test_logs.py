@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -14,6 +15,7 @@ import structlog
 
 from adapter.model import Event, Hop
 from adapter.observability.logs import (
+    HOP_LOGGER,
     MASK,
     Correlated,
     bind_correlation,
@@ -55,6 +57,30 @@ def test_a_hop_is_one_json_line_with_the_correlation_keys_bound_for_the_request(
     assert (line["name"], line["outcome"], line["status"]) == ("credit", "00000000", "OK")
     assert {"timestamp", "level", "logger"} <= set(line)
     assert not {"request_id", "merchant_id", "trans_id", "pay_id"} & set(after)
+
+
+def test_a_hop_line_has_the_keys_in_the_order_every_other_structlog_line_has(
+    captured: pytest.CaptureFixture[str],
+) -> None:
+    """Hop lines skip the shared processor chain for speed; what they write must not differ."""
+    configure_logging("json", "DEBUG")
+    event = Event(NOW, Hop.PAYMENT, "SUCCESS", "SUCCESS", pay_id="p" * 32, merchant_id="Shop")
+    with Correlated(request_id="r-1", trans_id="T-1", pay_id="other"):
+        log_hop(dataclasses.replace(event, detail={"mac": "M", "ms": 3}))
+        structlog.get_logger(HOP_LOGGER).info(
+            "payment",
+            name="SUCCESS",
+            outcome="SUCCESS",
+            pay_id="p" * 32,
+            merchant_id="Shop",
+            actor="adapter",
+            mac="M",
+            ms=3,
+        )
+    hop, chained = _lines(captured.readouterr().err)
+    assert str(hop.pop("timestamp")).endswith("Z") and str(chained.pop("timestamp")).endswith("Z")
+    assert list(hop.items()) == list(chained.items())
+    assert (hop["mac"], hop["pay_id"], hop["trans_id"]) == (MASK, "p" * 32, "T-1")
 
 
 def test_a_line_keeps_text_as_given_and_writes_other_values_as_text(
