@@ -19,7 +19,6 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
-    insert,
     select,
     update,
 )
@@ -137,16 +136,12 @@ def queue_notification(
 
 _QUEUED_COLUMNS = ("pay_id", "final_state", "url", "body", "next_attempt_at", "created_at")
 _QUEUE_NOTIFICATION = inserting(notifications, _QUEUED_COLUMNS, status="pending", attempts=0)
-_QUEUE_LEASED_NOTIFICATION = Statement(
-    insert(notifications)
-    .values(
-        {
-            **{name: bindparam(name) for name in (*_QUEUED_COLUMNS, "lease_owner", "lease_until")},
-            "status": "pending",
-            "attempts": 0,
-        }
-    )
-    .returning(notifications.c.id)
+_QUEUE_LEASED_NOTIFICATION = inserting(
+    notifications,
+    (*_QUEUED_COLUMNS, "lease_owner", "lease_until"),
+    returning=notifications.c.id,
+    status="pending",
+    attempts=0,
 )
 
 

@@ -38,9 +38,17 @@ def one_of(column: ColumnElement[Any], values: Iterable[str]) -> ColumnElement[b
     return column.in_([literal_column(f"'{value}'") for value in listed])
 
 
-def inserting(table: Table, columns: Iterable[str], **fixed: Any) -> Statement:
-    """An INSERT of one row into ``table``: ``columns`` given per run, ``fixed`` always the same."""
-    return Statement(insert(table).values({**{name: bindparam(name) for name in columns}, **fixed}))
+def inserting(
+    table: Table,
+    columns: Iterable[str],
+    *,
+    returning: ColumnElement[Any] | None = None,
+    **fixed: Any,
+) -> Statement:
+    """An INSERT of one row into ``table``: ``columns`` given per run, ``fixed`` always the same;
+    answering with the ``returning`` column of the new row, if given."""
+    statement = insert(table).values({**{name: bindparam(name) for name in columns}, **fixed})
+    return Statement(statement if returning is None else statement.returning(returning))
 
 
 @dataclass(frozen=True)

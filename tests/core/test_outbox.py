@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,6 +196,20 @@ def counting_shop(bodies: list[bytes]) -> Starlette:
     return Starlette(routes=[Route("/notify", notify, methods=["POST"])])
 
 
+@contextlib.asynccontextmanager
+async def _running(worker: OutboxWorker) -> AsyncIterator[None]:
+    """``worker.run()`` as a served adapter runs it, cancelled at the block's end (as at
+    shutdown past the grace time), then the worker closed."""
+    running = asyncio.create_task(worker.run())
+    try:
+        yield
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await worker.aclose()
+
+
 def test_a_backlog_of_several_batches_is_delivered_without_waiting_for_the_poll(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -206,18 +220,13 @@ def test_a_backlog_of_several_batches_is_delivered_without_waiting_for_the_poll(
     settings = _settings(tmp_path, database_url, port)
 
     async def deliver_all() -> None:
-        async with open_context(settings, load_mapping(), run_migrations=False) as ctx:
-            worker = OutboxWorker(ctx)
-            running = asyncio.create_task(worker.run())
-            try:
-                await wait_until_async(
-                    lambda: len(bodies) == ROWS, timeout=60, message="backlog not delivered"
-                )
-            finally:
-                running.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await running
-                await worker.aclose()
+        async with (
+            open_context(settings, load_mapping(), run_migrations=False) as ctx,
+            _running(OutboxWorker(ctx)),
+        ):
+            await wait_until_async(
+                lambda: len(bodies) == ROWS, timeout=60, message="backlog not delivered"
+            )
 
     with serve(counting_shop(bodies), port) as shop_url:
         asyncio.run(_queue_notifications(database_url, f"{shop_url}/notify"))
@@ -431,6 +440,8 @@ def test_a_running_worker_sends_what_its_process_queues_without_claiming_it(
                     lambda: len(bodies) == ROWS, timeout=60, message="not all delivered"
                 )
             finally:
+                # Stopped as at shutdown within the grace time: the pass under way records
+                # what it sent before the worker ends.
                 ctx.stopping.set()
                 ctx.outbox_wakeup.set()
                 await running
@@ -459,20 +470,15 @@ def test_what_was_handed_over_but_not_sent_is_given_back_when_the_worker_stops(
     settings = _settings(tmp_path, database_url, port)
 
     async def stopped_while_busy(notify_url: str) -> None:
-        async with open_context(settings, load_mapping(), run_migrations=False) as ctx:
-            worker = OutboxWorker(ctx)
-            running = asyncio.create_task(worker.run())
-            try:
-                await _finalize_paid(ctx, 0, 1, notify_url)
-                await wait_until_async(
-                    lambda: len(bodies) == 1, timeout=30, message="no delivery reached the shop"
-                )
-                await _finalize_paid(ctx, 1, 3, notify_url)  # handed over, not yet sent
-                running.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await running
-            finally:
-                await worker.aclose()
+        async with (
+            open_context(settings, load_mapping(), run_migrations=False) as ctx,
+            _running(OutboxWorker(ctx)),
+        ):
+            await _finalize_paid(ctx, 0, 1, notify_url)
+            await wait_until_async(
+                lambda: len(bodies) == 1, timeout=30, message="no delivery reached the shop"
+            )
+            await _finalize_paid(ctx, 1, 3, notify_url)  # handed over, not yet sent
 
     with serve(gated_shop(bodies, gate), port) as shop_url:
         asyncio.run(stopped_while_busy(f"{shop_url}/notify"))
