@@ -12,6 +12,7 @@ same hosts as ``127.0.0.1`` and ``10.0.0.1``.
 
 from __future__ import annotations
 
+import functools
 import re
 import socket
 from enum import StrEnum
@@ -101,6 +102,7 @@ _NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9A-Fa-f]*")
 _IPV4_SPELLING = re.compile(r"[0-9A-Fa-fxX.]+")
 
 
+@functools.lru_cache(maxsize=4096)
 def scope(address: IPAddress) -> Scope:
     """Where ``address`` leads (module docstring)."""
     if isinstance(address, IPv4Address):

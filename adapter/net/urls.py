@@ -168,6 +168,7 @@ def parse_host(text: str) -> Host:
     return Host(name, None)
 
 
+@functools.lru_cache(maxsize=1024)
 def read_host(text: str) -> Host:
     """A host as a :class:`ShopUrl` or httpx holds it: a name, IPv4, or IPv6 without brackets."""
     return _bracketed(text) if ":" in text else parse_host(text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,6 +25,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 from adapter.model import Event, Hop
 
@@ -95,10 +97,10 @@ _NOTIFY_VERDICTS = frozenset({"INVALID_SIGNATURE", "PARAM_ILLEGAL", "ORDER_NOT_E
 
 
 @functools.lru_cache(maxsize=1024)
-def _requests(endpoint: str, status: str, code_class: str) -> Counter:
+def _child(metric: MetricWrapperBase, *labels: str) -> Any:
     # The child of each label set, looked up once: labels() costs more than the count, and
-    # every inquiry counts one. The label sets are few (see above).
-    return REQUESTS.labels(endpoint, status, code_class)
+    # every request counts at least one. The label sets are few (see above).
+    return metric.labels(*labels)
 
 
 def code_class(code: str | None) -> str:
@@ -113,19 +115,19 @@ def count_hop(event: Event) -> None:
             status = str(event.detail.get("status") or "")
             if status not in ("OK", "AUTHORIZED", "FAILED", "AUTHORIZE_REQUEST", "replayed"):
                 status = "redirect" if event.outcome == "redirect" else "other"
-            _requests(event.name, status, code_class(event.outcome)).inc()
+            _child(REQUESTS, event.name, status, code_class(event.outcome)).inc()
         case Hop.ALIPAY_CALL:
             result = (event.outcome or "").split(" ", 1)[0]
-            ALIPAY_CALLS.labels(event.name, result if result in ("S", "F", "U") else "none").inc()
-            ALIPAY_LATENCY.labels(event.name).observe(_seconds(event))
+            _child(ALIPAY_CALLS, event.name, result if result in ("S", "F", "U") else "none").inc()
+            _child(ALIPAY_LATENCY, event.name).observe(_seconds(event))
         case Hop.SHOP_NOTIFY:
-            NOTIFY_DELIVERIES.labels(event.outcome or "none").inc()
+            _child(NOTIFY_DELIVERIES, event.outcome or "none").inc()
             NOTIFY_LATENCY.observe(_seconds(event))
         case Hop.ALIPAY_NOTIFY:
             verdict = event.outcome if event.outcome in _NOTIFY_VERDICTS else "accepted"
-            NOTIFY_INBOUND.labels(verdict).inc()
+            _child(NOTIFY_INBOUND, verdict).inc()
         case Hop.PAYMENT:
-            PAYMENT_STATES.labels(event.name).inc()
+            _child(PAYMENT_STATES, event.name).inc()
         case Hop.STEP | Hop.RECONCILER | Hop.OPERATOR:
             pass
 
