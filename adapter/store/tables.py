@@ -61,10 +61,15 @@ def _in_utc(value: datetime) -> datetime:
 def _sqlite_text_from_utc(value: datetime | None) -> str | None:
     # The text SQLAlchemy's SQLite processor writes ("2026-12-06 12:30:05.123456", microseconds
     # always), made by one C call rather than its %-format of seven fields after a conversion
-    # to naive UTC: about 2.6 -> 1.5 µs, and a notify binds about ten.
+    # to naive UTC, and cut before the "+00:00" rather than made naive first: about 2.6 -> 1.4
+    # µs, and a notify binds about ten.
     if value is None:
         return None
-    return _in_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+    utc = value if value.tzinfo is UTC else _in_utc(value)
+    return utc.isoformat(" ", "microseconds")[:_SQLITE_TEXT_LENGTH]
+
+
+_SQLITE_TEXT_LENGTH = len("2026-12-06 12:30:05.123456")
 
 
 def _utc_from_sqlite_text(value: str | None) -> datetime | None:
