@@ -127,8 +127,7 @@ def _json_hop_line(logger: WrappedLogger, method_name: str, event_dict: EventDic
     keys in the same order. Three hops go with a notify, each ran six processors, and their
     calls and the time stamper's were a third of a line's cost
     (docs/performance.md#known-traps)."""
-    for key, value in _correlation.get().items():
-        event_dict.setdefault(key, value)
+    merge_correlation(logger, method_name, event_dict)
     event_dict["level"] = method_name  # info or debug: add_log_level maps only others
     event_dict["logger"] = HOP_LOGGER
     event_dict["timestamp"] = datetime.now(tz=UTC).isoformat().replace("+00:00", "Z")
