@@ -58,6 +58,9 @@ def _in_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+_SQLITE_TEXT_LENGTH = len("2026-12-06 12:30:05.123456")
+
+
 def _sqlite_text_from_utc(value: datetime | None) -> str | None:
     # The text SQLAlchemy's SQLite processor writes ("2026-12-06 12:30:05.123456", microseconds
     # always), made by one C call rather than its %-format of seven fields after a conversion
@@ -67,9 +70,6 @@ def _sqlite_text_from_utc(value: datetime | None) -> str | None:
         return None
     utc = value if value.tzinfo is UTC else _in_utc(value)
     return utc.isoformat(" ", "microseconds")[:_SQLITE_TEXT_LENGTH]
-
-
-_SQLITE_TEXT_LENGTH = len("2026-12-06 12:30:05.123456")
 
 
 def _utc_from_sqlite_text(value: str | None) -> datetime | None:
